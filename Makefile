@@ -1,0 +1,44 @@
+# Entry points for newcomers and CI. Run as root on a Debian machine (the lab makes namespaces).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: venv deps binaries lint unit integration molecule test lab lab-down clean
+
+venv: $(VENV)/.installed  ## the project virtualenv, from pyproject.toml
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+deps:  ## Debian packages the lab needs (openssh-server, iproute2, ...)
+	bash lab/install-packages.sh
+
+binaries: venv  ## etcd 3.5/3.6, restic, rest-server built from pinned sources, cached
+	$(PY) -m lab build
+
+lint: venv
+	ruff check .
+	ansible-lint
+	bash tests/sanity/run.sh
+
+unit: venv
+	pytest tests/unit
+
+integration: venv deps binaries
+	pytest tests/integration
+
+molecule: venv deps binaries
+	molecule test --all
+
+test: lint unit integration molecule  ## the whole test suite
+
+lab: deps binaries  ## the main job on the built-in lab
+	$(PY) -m lab up --etcd
+	$(PY) -m lab status
+
+lab-down: venv
+	$(PY) -m lab down
