@@ -1,0 +1,187 @@
+"""python -m lab: test hosts in network namespaces on this machine, with sshd and etcd."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from . import build, etcd, hosts, inventory, proc
+from .state import State, lab_dir, load_spec
+
+
+def log(line: str) -> None:
+    print(line, flush=True)
+
+
+def cmd_up(args) -> int:
+    state = State.load()
+    spec = load_spec(args.spec)
+    if state.spec and state.spec.to_json() != spec.to_json():
+        sys.exit("the lab is up with another spec; run `python -m lab down` first")
+    state.data["spec"] = spec.to_json()
+    state.save()
+    log(f"lab {spec.cluster}: {len(spec.hosts)} hosts on {spec.subnet} (state in {lab_dir()})")
+    hosts.ensure_network(spec, state, log)
+    for host in spec.hosts:
+        hosts.ensure_host(spec, state, host, log)
+    hosts.write_known_hosts(spec)
+    for host in spec.hosts:
+        hosts.wait_ssh(host)
+    log(f"  inventory: {inventory.write(spec)}")
+    if args.etcd:
+        version = args.etcd_version or build.load_pins()["etcd"]["default"]
+        installed = {etcd.version_of(h) for h in spec.by_role("control_plane")} - {None}
+        if installed and installed != {version}:
+            sys.exit(f"etcd {installed.pop()} is installed in the lab; to switch to {version} run "
+                     f"`python -m lab etcd recreate --version {version}`")
+        etcd.install(spec, version, log)
+        members = spec.by_role("control_plane")
+        for host in members:
+            etcd.start(state, host, log)
+        for host in members:
+            etcd.wait_listening(host)
+    log("lab is up")
+    return 0
+
+
+def cmd_down(args) -> int:
+    state = State.load()
+    spec = state.spec
+    log(f"tearing down the lab in {lab_dir()}")
+    problems = hosts.teardown(state, log)
+    if problems:
+        for p in problems:
+            log(f"  could not undo: {p}")
+        return 1
+    if spec:
+        for host in spec.hosts:
+            shutil.rmtree(host.root, ignore_errors=True)
+        inventory.remove()
+    for leftover in ("ssh", "ns", "hosts"):
+        shutil.rmtree(lab_dir() / leftover, ignore_errors=True)
+    state.path.unlink(missing_ok=True)
+    if lab_dir().exists() and not any(lab_dir().iterdir()):
+        lab_dir().rmdir()
+    log("lab is down")
+    return 0
+
+
+def _spec_or_exit(state: State):
+    if not state.spec:
+        sys.exit("the lab is not up: run `python -m lab up`")
+    return state.spec
+
+
+def cmd_status(args) -> int:
+    state = State.load()
+    spec = state.spec
+    if not spec:
+        print(json.dumps({"up": False}) if args.json else "lab is down")
+        return 3
+    report = {"up": True, "cluster": spec.cluster, "subnet": str(spec.subnet), "hosts": []}
+    for host in spec.hosts:
+        entry = {"name": host.name, "role": host.role, "address": host.address,
+                 "netns": Path(f"/run/netns/{host.netns}").exists()}
+        for service in ("sshd", "etcd"):
+            record = state.data["processes"].get(f"{host.name}/{service}")
+            if record or service == "sshd":
+                entry[service] = record["pid"] if proc.alive(record) else None
+        if etcd.version_of(host):
+            entry["etcd_version"] = etcd.version_of(host)
+        report["hosts"].append(entry)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"lab {spec.cluster} on {spec.subnet}, state in {lab_dir()}")
+    for e in report["hosts"]:
+        services = " ".join(
+            f"{s}={'pid ' + str(e[s]) if e[s] else 'down'}" for s in ("sshd", "etcd") if s in e
+        )
+        version = f" etcd {e['etcd_version']}" if "etcd_version" in e else ""
+        print(f"  {e['name']:<6} {e['role']:<14} {e['address']:<15} {services}{version}")
+    print(f"inventory: {inventory.inventory_dir()}")
+    return 0
+
+
+def cmd_ssh(args) -> int:
+    state = State.load()
+    host = _spec_or_exit(state).host(args.host)
+    keys = hosts.ssh_dir()
+    argv = ["ssh", "-i", str(keys / "id_ed25519"), "-o", f"UserKnownHostsFile={keys / 'known_hosts'}",
+            "-o", "StrictHostKeyChecking=yes", "-o", "IdentitiesOnly=yes", f"root@{host.address}",
+            *args.command]
+    os.execvp("ssh", argv)
+
+
+def cmd_etcd(args) -> int:
+    state = State.load()
+    spec = _spec_or_exit(state)
+    members = [spec.host(n) for n in args.hosts] or spec.by_role("control_plane")
+    if args.action == "start":
+        for host in members:
+            etcd.start(state, host, log)
+        for host in members:
+            etcd.wait_listening(host)
+    elif args.action in ("stop", "kill"):
+        for host in members:
+            etcd.stop(state, host, log, kill=args.action == "kill")
+    elif args.action == "recreate":
+        # lab-only: throw the lab's own etcd away and start a fresh cluster of another version
+        version = args.version or build.load_pins()["etcd"]["default"]
+        for host in spec.by_role("control_plane"):
+            etcd.stop(state, host, log)
+            shutil.rmtree(host.root / "var/lib/etcd", ignore_errors=True)
+            (host.root / "var/lib/etcd").mkdir(mode=0o700)
+            (host.root / etcd.MANIFEST).unlink(missing_ok=True)
+        etcd.install(spec, version, log)
+        for host in spec.by_role("control_plane"):
+            etcd.start(state, host, log)
+        for host in spec.by_role("control_plane"):
+            etcd.wait_listening(host)
+    return 0
+
+
+def cmd_build(args) -> int:
+    build.build_all(args.names)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="create the lab hosts (idempotent)")
+    up.add_argument("--spec", type=Path, help="lab spec file (default: lab/spec.toml)")
+    up.add_argument("--etcd", action="store_true", help="also run a kubeadm-style TLS etcd cluster")
+    up.add_argument("--etcd-version", help="etcd release from lab/pins.toml (default: its default)")
+    up.set_defaults(func=cmd_up)
+    sub.add_parser("down", help="remove everything `up` created").set_defaults(func=cmd_down)
+    status = sub.add_parser("status", help="hosts, addresses and services")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+    ssh = sub.add_parser("ssh", help="open a shell (or run a command) on a lab host")
+    ssh.add_argument("host")
+    ssh.add_argument("command", nargs=argparse.REMAINDER)
+    ssh.set_defaults(func=cmd_ssh)
+    member = sub.add_parser("etcd", help="start, stop or kill etcd members (all by default)")
+    member.add_argument("action", choices=["start", "stop", "kill", "recreate"])
+    member.add_argument("hosts", nargs="*")
+    member.add_argument("--version", help="with recreate: etcd release from lab/pins.toml")
+    member.set_defaults(func=cmd_etcd)
+    bld = sub.add_parser("build", help="build the pinned binaries into the cache (cached per version)")
+    bld.add_argument("names", nargs="*", help="etcd, restic, rest-server (default: all)")
+    bld.set_defaults(func=cmd_build)
+    args = parser.parse_args(argv)
+    if os.geteuid() != 0 and args.command not in ("build", "status"):
+        sys.exit("the lab needs root (network and mount namespaces)")
+    try:
+        return args.func(args)
+    except (RuntimeError, FileNotFoundError, KeyError, ValueError) as exc:
+        sys.exit(f"lab {args.command}: {exc}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

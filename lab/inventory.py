@@ -1,0 +1,62 @@
+"""inventories/lab/: the Ansible inventory of the lab, used unchanged by playbooks and tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from .hosts import ssh_dir
+from .state import REPO_ROOT, Spec
+
+GROUPS = {"control_plane": "control_plane", "workers": "workers", "backup": "backup_hosts"}
+
+
+def inventory_dir() -> Path:
+    return REPO_ROOT / "inventories" / "lab"
+
+
+def render(spec: Spec) -> tuple[dict, dict]:
+    def members(role: str) -> dict:
+        return {"hosts": {h.name: {"ansible_host": h.address} for h in spec.by_role(role)}}
+
+    cluster_group = {
+        "vars": {"kubedr_cluster": spec.cluster},
+        "children": {GROUPS[r]: members(r) for r in ("control_plane", "workers")},
+    }
+    hosts = {"all": {"children": {
+        f"dc_{spec.datacenter}": {"children": {
+            f"cluster_{spec.cluster}": cluster_group,
+            GROUPS["backup"]: members("backup"),
+        }},
+    }}}
+    keys = ssh_dir()
+    group_vars = {
+        "ansible_user": "root",
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "ansible_ssh_private_key_file": str(keys / "id_ed25519"),
+        # host keys are checked against the lab's own known_hosts
+        "ansible_ssh_common_args": f"-o UserKnownHostsFile={keys / 'known_hosts'} "
+                                   "-o StrictHostKeyChecking=yes -o IdentitiesOnly=yes",
+        "kubedr_lab_dir": str(keys.parent),
+    }
+    return hosts, group_vars
+
+
+def write(spec: Spec) -> Path:
+    hosts, group_vars = render(spec)
+    out = inventory_dir()
+    (out / "group_vars").mkdir(parents=True, exist_ok=True)
+    header = "# Written by `python -m lab up`; regenerated on every run.\n"
+    (out / "hosts.yml").write_text(header + yaml.safe_dump(hosts, sort_keys=False))
+    (out / "group_vars" / "all.yml").write_text(header + yaml.safe_dump(group_vars, sort_keys=False))
+    return out
+
+
+def remove() -> None:
+    out = inventory_dir()
+    for path in (out / "group_vars" / "all.yml", out / "hosts.yml"):
+        path.unlink(missing_ok=True)
+    for directory in (out / "group_vars", out):
+        if directory.exists() and not any(directory.iterdir()):
+            directory.rmdir()
