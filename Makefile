@@ -31,6 +31,11 @@ unit: venv
 integration: venv deps binaries
 	pytest tests/integration
 
+# Molecule runs on a lab of its own, so a developer's lab survives `make test`.
+molecule: export KUBEDR_LAB_SPEC = $(CURDIR)/molecule/lab_spec.toml
+molecule: export KUBEDR_LAB_DIR = /var/lib/kubedr-molecule
+molecule: export KUBEDR_LAB_INVENTORY = $(CURDIR)/.cache/molecule-inventory
+molecule: export MOLECULE_GLOB = molecule/*/molecule.yml
 molecule: venv deps binaries
 	molecule test --all
 

@@ -134,8 +134,9 @@ def cmd_etcd(args) -> int:
         version = args.version or build.load_pins()["etcd"]["default"]
         for host in spec.by_role("control_plane"):
             etcd.stop(state, host, log)
-            shutil.rmtree(host.root / "var/lib/etcd", ignore_errors=True)
-            (host.root / "var/lib/etcd").mkdir(mode=0o700)
+            # empty the data dir in place: the host's bind mount holds on to this very directory
+            for entry in (host.root / "var/lib/etcd").iterdir():
+                shutil.rmtree(entry)
             (host.root / etcd.MANIFEST).unlink(missing_ok=True)
         etcd.install(spec, version, log)
         for host in spec.by_role("control_plane"):

@@ -80,8 +80,16 @@ def _say(log, what: str) -> None:
     log(f"  created {what}")
 
 
+def _not_ours(kind: str, name: str) -> RuntimeError:
+    return RuntimeError(f"{kind} {name} exists but this lab ({lab_dir()}) did not create it: another lab "
+                        "with the same prefix is up; take it down or give this lab another prefix and subnet")
+
+
 def ensure_network(spec: Spec, state: State, log) -> None:
-    if run(["ip", "link", "show", spec.bridge], check=False).returncode != 0:
+    exists = run(["ip", "link", "show", spec.bridge], check=False).returncode == 0
+    if exists and spec.bridge not in state.data["links"]:
+        raise _not_ours("bridge", spec.bridge)
+    if not exists:
         state.record("links", spec.bridge)
         run(["ip", "link", "add", spec.bridge, "type", "bridge"])
         run(["ip", "addr", "add", f"{spec.gateway}/{spec.subnet.prefixlen}", "dev", spec.bridge])
@@ -98,7 +106,10 @@ def ensure_host(spec: Spec, state: State, host: Host, log) -> None:
 
 
 def _ensure_netns(spec: Spec, state: State, host: Host, log) -> None:
-    if not Path(f"/run/netns/{host.netns}").exists():
+    exists = Path(f"/run/netns/{host.netns}").exists()
+    if exists and host.netns not in state.data["netns"]:
+        raise _not_ours("network namespace", host.netns)
+    if not exists:
         state.record("netns", host.netns)
         run(["ip", "netns", "add", host.netns])
         _say(log, f"netns {host.netns}")
@@ -125,6 +136,10 @@ def _ensure_root(host: Host) -> None:
 
 
 def _ensure_mount_ns(state: State, host: Host, log) -> None:
+    for point in PRIVATE_DIRS:
+        if lab_dir().resolve().is_relative_to(point):
+            raise ValueError(f"the lab directory {lab_dir()} lies under {point}, which every host mounts "
+                             "over; set KUBEDR_LAB_DIR elsewhere (default /var/lib/kubedr-lab)")
     nsd = ns_dir()
     nsd.mkdir(parents=True, exist_ok=True)
     if not _mounted(nsd):

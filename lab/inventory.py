@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import yaml
@@ -13,7 +14,7 @@ GROUPS = {"control_plane": "control_plane", "workers": "workers", "backup": "bac
 
 
 def inventory_dir() -> Path:
-    return REPO_ROOT / "inventories" / "lab"
+    return Path(os.environ.get("KUBEDR_LAB_INVENTORY", REPO_ROOT / "inventories" / "lab"))
 
 
 def render(spec: Spec) -> tuple[dict, dict]:

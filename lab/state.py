@@ -67,7 +67,8 @@ class Spec:
 
 
 def load_spec(path: Path | None = None) -> Spec:
-    with open(path or DEFAULT_SPEC, "rb") as fh:
+    path = path or Path(os.environ.get("KUBEDR_LAB_SPEC", DEFAULT_SPEC))
+    with open(path, "rb") as fh:
         raw = tomllib.load(fh)
     return spec_from(raw["lab"] | {"hosts": raw["hosts"], "disks": raw.get("disks", {}).get("workers", [])})
 
