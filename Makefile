@@ -25,7 +25,7 @@ lint: venv
 	ansible-lint
 	bash tests/sanity/run.sh
 
-unit: venv
+unit: venv binaries
 	pytest tests/unit
 
 integration: venv deps binaries

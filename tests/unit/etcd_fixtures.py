@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lab import build, pki
 
-ETCD_VERSIONS = ("3.5.35", "3.6.16")
+ETCD_VERSIONS = tuple(build.load_pins()["etcd"]["versions"])
 STOP_TIMEOUT = 5.0
 
 
