@@ -12,6 +12,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	mkdir -p .cache/collections/ansible_collections/kubedr
+	ln -sfn ../../../.. .cache/collections/ansible_collections/kubedr/kubeadm
 	touch $@
 
 deps:  ## Debian packages the lab needs (openssh-server, iproute2, ...)
@@ -44,6 +46,7 @@ test: lint unit integration molecule  ## the whole test suite
 lab: deps binaries  ## the main job on the built-in lab
 	$(PY) -m lab up --etcd
 	$(PY) -m lab status
+	ansible-playbook playbooks/etcd_status.yml -i inventories/lab
 
 lab-down: venv
 	$(PY) -m lab down

@@ -3,6 +3,11 @@
 `go install pkg@version` refuses modules whose go.mod has replace directives (etcd does),
 so every tool is built from a small generated wrapper module that requires the pinned
 release; replace directives of dependencies are ignored there, as Go intends.
+
+Kubernetes needs more: its go.mod requires its staging modules (k8s.io/api, client-go, ...) at
+v0.0.0 and replaces them with ./staging/src/k8s.io/*, which a dependency's replaces cannot do.
+Its recipe names k8s.io/kubernetes as `upstream`: at build time the wrapper gets one replace per
+staging module, read from the downloaded upstream go.mod, pointing at the published v0.Y.Z tag.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -41,15 +47,23 @@ class Recipe:
     binaries: dict[str, str]
     ldflags: str = ""
     main_sources: dict[str, str] = field(default_factory=dict)
+    # module@version whose go.mod replaces k8s.io/* with ./staging/src: the wrapper replaces each
+    # with its published tag and copies the godebug lines; "{release_date}" in ldflags becomes
+    # the upstream release's time from the proxy (reproducible, unlike the build time)
+    upstream: str = ""
+    tags: str = ""
+    # built only when named (`python -m lab build kubernetes`), not by a bare `lab build`
+    explicit: bool = False
 
     @property
     def key(self) -> str:
         return f"{self.name}-{self.version}"
 
     def digest(self) -> str:
-        blob = json.dumps(
-            [self.requires, self.binaries, self.ldflags, self.main_sources, GO_ENV], sort_keys=True
-        )
+        parts: list = [self.requires, self.binaries, self.ldflags, self.main_sources, GO_ENV]
+        if self.upstream or self.tags:  # only then, so older recipes keep their digests
+            parts.append({"upstream": self.upstream, "tags": self.tags})
+        blob = json.dumps(parts, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -65,6 +79,52 @@ import (
 
 func main() { etcdmain.Main(os.Args) }
 """
+
+
+KUBE_BINARIES = (
+    "kubeadm",
+    "kubelet",
+    "kubectl",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+)
+
+
+def kube_ldflags(version: str) -> str:
+    """What hack/lib/version.sh stamps (kubeadm refuses an unstamped v0.0.0 build), plus -s -w.
+
+    gitCommit stays empty: the proxy gives no commit for k8s.io/kubernetes releases.
+    """
+    major, minor = version.split(".")[:2]
+    values = {
+        "gitVersion": f"v{version}",
+        "gitMajor": major,
+        "gitMinor": minor,
+        "gitTreeState": "clean",
+        "buildDate": "{release_date}",
+    }
+    flags = [
+        f"-X {pkg}.{key}={val}"
+        for pkg in ("k8s.io/client-go/pkg/version", "k8s.io/component-base/version")
+        for key, val in values.items()
+    ]
+    return " ".join(["-s", "-w", *flags])
+
+
+def kube_recipe(version: str) -> Recipe:
+    tag = f"v{version}"
+    return Recipe(
+        name="kubernetes",
+        version=version,
+        requires={"k8s.io/kubernetes": tag},
+        binaries={tool: f"k8s.io/kubernetes/cmd/{tool}" for tool in KUBE_BINARIES},
+        ldflags=kube_ldflags(version),
+        upstream=f"k8s.io/kubernetes@{tag}",
+        # hack/lib/golang.sh's tags for non-debug builds
+        tags="selinux,notest,grpcnotrace",
+        explicit=True,
+    )
 
 
 def recipes(pins: dict | None = None) -> list[Recipe]:
@@ -110,6 +170,8 @@ def recipes(pins: dict | None = None) -> list[Recipe]:
             ldflags=f"-X main.version={rest_server}",
         )
     )
+    if "kubernetes" in pins:
+        out.append(kube_recipe(pins["kubernetes"]["version"]))
     return out
 
 
@@ -134,10 +196,12 @@ def is_built(recipe: Recipe) -> bool:
     return stamp.exists() and stamp.read_text().strip() == recipe.digest()
 
 
-def _write_wrapper(recipe: Recipe, src: Path) -> None:
+def _write_wrapper(recipe: Recipe, src: Path, extra_gomod: str = "") -> None:
     module = f"kubedr.invalid/labbuild/{recipe.name}"
     requires = "\n".join(f"\t{mod} {ver}" for mod, ver in sorted(recipe.requires.items()))
-    (src / "go.mod").write_text(f"module {module}\n\ngo 1.24\n\nrequire (\n{requires}\n)\n")
+    (src / "go.mod").write_text(
+        f"module {module}\n\ngo 1.24\n\nrequire (\n{requires}\n)\n{extra_gomod}"
+    )
     imports = "\n".join(
         f'\t_ "{pkg}"' for pkg in sorted(recipe.binaries.values()) if not pkg.startswith("./")
     )
@@ -149,12 +213,45 @@ def _write_wrapper(recipe: Recipe, src: Path) -> None:
         path.write_text(text)
 
 
-def _go(args: list[str], cwd: Path, log) -> None:
+def _go(args: list[str], cwd: Path, log) -> str:
     env = {**os.environ, **GO_ENV}
     log(f"  $ go {' '.join(args)}")
     proc = subprocess.run(["go", *args], cwd=cwd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"go {' '.join(args)} failed in {cwd}:\n{proc.stdout}{proc.stderr}")
+    return proc.stdout
+
+
+def staging_tag(version: str) -> str:
+    """k8s.io/kubernetes v1.Y.Z[-pre] publishes its staging modules as v0.Y.Z[-pre]."""
+    match = re.fullmatch(r"v1\.(\d+\.\d+(?:-[0-9A-Za-z.-]+)?)", version)
+    if not match:
+        raise ValueError(f"not a Kubernetes release version: {version}")
+    return f"v0.{match.group(1)}"
+
+
+def _upstream_gomod(recipe: Recipe, work: Path, log) -> tuple[str, str]:
+    """The wrapper's go.mod additions for recipe.upstream, and the upstream release date."""
+    path, version = recipe.upstream.split("@")
+    info = json.loads(_go(["mod", "download", "-json", recipe.upstream], work, log))
+    gomod = json.loads(_go(["mod", "edit", "-json", info["GoMod"]], work, log))
+    tag = staging_tag(version)
+    replaces = sorted(
+        rep["Old"]["Path"]
+        for rep in gomod.get("Replace") or []
+        if rep["New"]["Path"].startswith("./staging/")
+    )
+    if not replaces:
+        raise RuntimeError(f"{recipe.upstream}: no ./staging replace directives in its go.mod")
+    lines = "\n".join(f"\t{mod} => {mod} {tag}" for mod in replaces)
+    extra = f"\nreplace (\n{lines}\n)\n"
+    godebug = [f"\t{d['Key']}={d['Value']}" for d in gomod.get("Godebug") or []]
+    if godebug:
+        extra += "\ngodebug (\n" + "\n".join(godebug) + "\n)\n"
+    with open(info["Info"]) as fh:
+        released = json.load(fh)["Time"]
+    log(f"  {path} {version}: {len(replaces)} staging modules replaced with {tag}")
+    return extra, released
 
 
 def build(recipe: Recipe, log=print) -> float:
@@ -167,14 +264,21 @@ def build(recipe: Recipe, log=print) -> float:
     work = cache_dir() / "src" / recipe.key
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    _write_wrapper(recipe, work)
     log(f"building {recipe.key}")
+    extra_gomod, ldflags = "", recipe.ldflags
+    if recipe.upstream:
+        extra_gomod, released = _upstream_gomod(recipe, work, log)
+        ldflags = ldflags.replace("{release_date}", released)
+    _write_wrapper(recipe, work, extra_gomod)
     _go(["mod", "tidy"], work, log)
     staging = Path(f"{bin_dir(recipe.name, recipe.version)}.staging")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
+    tags = ["-tags", recipe.tags] if recipe.tags else []
     for tool, pkg in recipe.binaries.items():
-        _go(["build", "-ldflags", recipe.ldflags, "-o", str(staging / tool), pkg], work, log)
+        tool_started = time.monotonic()
+        _go(["build", *tags, "-ldflags", ldflags, "-o", str(staging / tool), pkg], work, log)
+        log(f"  {tool}: {time.monotonic() - tool_started:.0f}s")
     (staging / ".recipe").write_text(recipe.digest() + "\n")
     final = bin_dir(recipe.name, recipe.version)
     shutil.rmtree(final, ignore_errors=True)
@@ -186,6 +290,8 @@ def build_all(names: list[str] | None = None, log=print) -> dict[str, float]:
     spent = {}
     for recipe in recipes():
         if names and recipe.name not in names and recipe.key not in names:
+            continue
+        if not names and recipe.explicit:
             continue
         spent[recipe.key] = build(recipe, log=log)
         state = "cached" if spent[recipe.key] == 0 else f"built in {spent[recipe.key]:.0f}s"

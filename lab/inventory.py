@@ -10,26 +10,33 @@ import yaml
 from .hosts import ssh_dir
 from .state import REPO_ROOT, Spec
 
-GROUPS = {"control_plane": "control_plane", "workers": "workers", "backup": "backup_hosts"}
-
 
 def inventory_dir() -> Path:
     return Path(os.environ.get("KUBEDR_LAB_INVENTORY", REPO_ROOT / "inventories" / "lab"))
 
 
+ROLE_GROUPS = {"control_plane": "control_plane", "workers": "workers", "backup": "backup_hosts"}
+
+
 def render(spec: Spec) -> tuple[dict, dict]:
+    """Hosts sit in per-cluster role groups (`<cluster>_control_plane`), children of both their
+    cluster group (which sets kubedr_cluster) and the site-wide role group (`control_plane`), so a
+    host inherits the variables of its own cluster only."""
+    prefix = spec.cluster.replace("-", "_")
+
     def members(role: str) -> dict:
         return {"hosts": {h.name: {"ansible_host": h.address} for h in spec.by_role(role)}}
 
-    cluster_group = {
-        "vars": {"kubedr_cluster": spec.cluster},
-        "children": {GROUPS[r]: members(r) for r in ("control_plane", "workers")},
-    }
+    own = {role: f"{prefix}_{group}" for role, group in ROLE_GROUPS.items()}
     hosts = {"all": {"children": {
         f"dc_{spec.datacenter}": {"children": {
-            f"cluster_{spec.cluster}": cluster_group,
-            GROUPS["backup"]: members("backup"),
+            f"cluster_{prefix}": {
+                "vars": {"kubedr_cluster": spec.cluster},
+                "children": {own[r]: members(r) for r in ("control_plane", "workers")},
+            },
+            own["backup"]: members("backup"),
         }},
+        **{group: {"children": {own[role]: {}}} for role, group in ROLE_GROUPS.items()},
     }}}
     keys = ssh_dir()
     group_vars = {

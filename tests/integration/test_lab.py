@@ -81,6 +81,13 @@ def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def cluster_info(lab, host: str) -> dict:
+    """etcd_cluster_info run over SSH on `host` with kubeadm's defaults, as a playbook would."""
+    result = lab.ansible(host, "-m", "kubedr.kubeadm.etcd_cluster_info", "-o")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout.split(" => ", 1)[1])["cluster"]
+
+
 @pytest.mark.parametrize("version", build.load_pins()["etcd"]["versions"])
 def test_tls_etcd_survives_one_member_and_loses_quorum_with_two(lab, version):
     lab.run("etcd", "recreate", "--version", version)
@@ -102,12 +109,18 @@ def test_tls_etcd_survives_one_member_and_loses_quorum_with_two(lab, version):
              what="writes with one member down")
     health = etcdctl(lab, "cp2", "endpoint health --cluster", check=False)
     assert health.returncode != 0 and "198.18.7.13" in health.stdout + health.stderr
+    cluster = cluster_info(lab, "cp1")
+    follower = [m["name"] for m in cluster["members"] if m["healthy"] and not m["is_leader"]]
+    assert cluster["quorum"] and [cluster["backup_source"]["name"]] == follower
+    assert [m["name"] for m in cluster["members"] if not m["healthy"]] == ["cp3"]
     assert etcdctl(lab, "cp2", "get --print-value-only /kubedr/probe").stdout.strip() == version
 
     lab.run("etcd", "kill", "cp2")
     lost = etcdctl(lab, "cp1", "--command-timeout=3s put /kubedr/after-two-down no", check=False)
     assert lost.returncode != 0
     assert etcdctl(lab, "cp1", "endpoint health", check=False).returncode != 0
+    cluster = cluster_info(lab, "cp1")
+    assert not cluster["quorum"] and cluster["backup_source"] is None
 
     lab.run("etcd", "start", "cp2", "cp3")
     wait_for(lambda: etcdctl(lab, "cp1", "endpoint health --cluster", check=False).returncode == 0,
