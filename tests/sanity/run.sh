@@ -91,14 +91,11 @@ git -C "$repo" ls-files -z --cached --others --exclude-standard --deduplicate |
 
 # Tests left out, and why:
 #   pslint      PowerShell lint; needs pwsh, and the collection has no PowerShell.
-#   shellcheck  needs the shellcheck binary, which neither the venv nor the base image has; without it
-#               ansible-test only warns and skips. Run `shellcheck tests/sanity/run.sh` where available.
 # Every other test runs, for the controller Python only (--python): the machine has no other
 # Python, so compile/import are not checked for the older target Pythons ansible-core supports.
 cd "$collection"
 "$bin/ansible-test" sanity \
     --python "$python_version" \
     --skip-test pslint \
-    --skip-test shellcheck \
     --color no \
     "$@"
