@@ -13,9 +13,12 @@ import socket
 import ssl
 from urllib.parse import urlsplit
 
+from ansible_collections.kubedr.kubeadm.plugins.module_utils import etcd_grpc
+
 DEFAULT_MANIFEST = "/etc/kubernetes/manifests/etcd.yaml"
 DEFAULT_ENDPOINT = "https://127.0.0.1:2379"
 DEFAULT_PKI_DIR = "/etc/kubernetes/pki/etcd"
+TRANSPORTS = ("auto", "grpc", "gateway")
 
 GRPC_CODES = (
     "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
@@ -181,6 +184,78 @@ class EtcdClient:
             "revision": _int(raw.get("header", {}).get("revision")),
         }
 
+    def snapshot(self, prefer="auto", timeout=None):
+        """The backend snapshot as a stream: iterate for its bytes (etcd's sha256 trailer included).
+
+        `prefer` is "grpc", "gateway" or "auto" (gRPC when grpcio imports, else the JSON gateway); the
+        returned object's `transport` says which. `timeout` is an idle timeout, seconds without any
+        data, never a deadline on the whole (possibly long) stream. Errors are EtcdError.
+        """
+        transport = snapshot_transport(prefer)
+        timeout = timeout or self.timeout
+        if transport == "grpc":
+            return etcd_grpc.SnapshotCall(self.host, self.port, self.ca_file, self.cert_file, self.key_file,
+                                          timeout, EtcdError)
+        return _GatewaySnapshot(self, timeout)
+
+    def stream(self, path, body=None, timeout=None):
+        """POST to a streaming gateway path; yields each decoded `result` object as it arrives.
+
+        The socket timeout bounds the wait for the next bytes only, so a long stream is never cut short.
+        """
+        timeout = timeout or self.timeout
+        where = f"etcd at {self.endpoint} ({path})"
+        conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self._context)
+        try:
+            try:
+                conn.request("POST", path, json.dumps(body or {}), {"Content-Type": "application/json"})
+                response = conn.getresponse()
+                if response.status != 200:
+                    payload = response.read(64 * 1024)
+                    try:
+                        data = json.loads(payload or b"{}")
+                    except ValueError:
+                        data = {"message": f"HTTP {response.status}: {payload[:200]!r}"}
+                    self._raise(where, data.get("error", data), response.status)
+                while True:
+                    line = response.readline()
+                    if not line:
+                        return
+                    if not line.strip():
+                        continue
+                    try:
+                        data = json.loads(line)
+                    except ValueError:
+                        raise EtcdError(f"{where}: undecodable line in the stream {line[:200]!r}",
+                                        self.endpoint) from None
+                    if "error" in data:
+                        self._raise(where, data["error"], response.status)
+                    yield data.get("result", {})
+            except ssl.SSLCertVerificationError as e:
+                raise EtcdError(f"{where}: TLS failure, server certificate not trusted by ca_cert"
+                                f" {self.ca_file}: {e}: check ca/cert/key paths (ca_cert must be the"
+                                " etcd CA)", self.endpoint) from e
+            except ssl.SSLError as e:
+                raise EtcdError(f"{where}: TLS handshake failed: {e}: check ca/cert/key paths (the client"
+                                f" cert {self.cert_file} must be signed by the etcd CA)",
+                                self.endpoint) from e
+            except ConnectionRefusedError as e:
+                raise EtcdError(f"{where}: connection refused: is etcd running on {self.host}:{self.port}?",
+                                self.endpoint) from e
+            except (socket.timeout, TimeoutError) as e:  # noqa: UP041 - distinct classes before Python 3.10
+                raise EtcdError(f"{where}: stream made no progress for {timeout}s: is the member up and"
+                                " reachable?", self.endpoint) from e
+            except (OSError, http.client.HTTPException) as e:
+                raise EtcdError(f"{where}: {type(e).__name__}: {e}", self.endpoint) from e
+        finally:
+            conn.close()
+
+    def _raise(self, where, data, status):
+        code = _int(data.get("code", data.get("grpc_code")))
+        text = data.get("message") or data.get("error") or f"HTTP {status}"
+        name = GRPC_CODES[code] if code < len(GRPC_CODES) else str(code)
+        raise EtcdError(f"{where}: {name}: {text}", self.endpoint, code)
+
     # --- cluster membership ------------------------------------------------------------------------
 
     def member_list(self, timeout=None):
@@ -228,6 +303,45 @@ class EtcdClient:
                 "version": _int(kv.get("version")),
             } for kv in raw.get("kvs") or []],
         }
+
+
+def snapshot_transport(prefer="auto"):
+    """"grpc" or "gateway" for the `prefer` option; EtcdError when gRPC is asked for but unavailable."""
+    if prefer not in TRANSPORTS:
+        raise EtcdError(f"unknown snapshot transport {prefer!r}: expected one of {', '.join(TRANSPORTS)}")
+    if prefer == "auto":
+        return "grpc" if etcd_grpc.HAS_GRPC else "gateway"
+    if prefer == "grpc" and not etcd_grpc.HAS_GRPC:
+        raise EtcdError("the gRPC transport needs the grpcio Python library on the managed host"
+                        " (or use the gateway transport)")
+    return prefer
+
+
+class _GatewaySnapshot:
+    """Snapshot bytes from POST /v3/maintenance/snapshot, one newline-delimited JSON chunk at a time."""
+
+    transport = "gateway"
+
+    def __init__(self, client, timeout):
+        self.client, self.timeout = client, timeout
+        self.version = None
+        self.header = None
+        self.remaining_bytes = None
+
+    def __iter__(self):
+        for result in self.client.stream("/v3/maintenance/snapshot", timeout=self.timeout):
+            if result.get("header") and self.header is None:
+                header = result["header"]
+                self.header = {"cluster_id": _int(header.get("cluster_id")),
+                               "member_id": _int(header.get("member_id")),
+                               "revision": _int(header.get("revision")),
+                               "raft_term": _int(header.get("raft_term"))}
+            if result.get("version"):
+                self.version = result["version"]
+            self.remaining_bytes = _int(result.get("remainingBytes", result.get("remaining_bytes")))
+            blob = result.get("blob")
+            if blob:
+                yield base64.b64decode(blob)
 
 
 # --- kubeadm defaults ------------------------------------------------------------------------------

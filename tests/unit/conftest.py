@@ -106,3 +106,11 @@ def run_module(capsys):
 
 def pytest_report_header(config):
     return f"kubedr collection under test: {REPO} (etcd {', '.join(ETCD_VERSIONS)}; pid {os.getpid()})"
+
+
+@pytest.fixture
+def etcd_single_disposable(etcd_version, tmp_path):
+    """One TLS etcd member for one test that changes its membership."""
+    cluster = _start(etcd_version, 1, tmp_path)
+    yield cluster
+    cluster.stop()

@@ -251,3 +251,36 @@ spec:
     name: etcd-data
 status: {{}}
 """
+
+
+# --- helpers for the etcd_member and etcd_restore tests: extra members, snapshots -------------------
+
+def write_pki(cluster: EtcdCluster) -> EtcdCluster:
+    """PKI for a cluster whose members are started one by one with launch() (no start())."""
+    ca = pki.CertificateAuthority.create()
+    pki.write_etcd_member_pki(ca, cluster.root / "pki", "localhost", "127.0.0.1")
+    return cluster
+
+
+def new_member(cluster: EtcdCluster, name: str, data_dir: Path | None = None) -> Member:
+    """A member on free loopback ports (not started, not yet in cluster.members)."""
+    client_port, peer_port = free_ports(2)
+    return Member(name=name, client_url=f"https://127.0.0.1:{client_port}",
+                  peer_url=f"https://127.0.0.1:{peer_port}",
+                  data_dir=data_dir or cluster.root / name, log_file=cluster.root / f"{name}.log")
+
+
+def launch(cluster: EtcdCluster, member: Member, initial_cluster: str, state: str = "new") -> Member:
+    """Start `member` (added to cluster.members, so cluster.stop() stops it too); does not wait."""
+    if member not in cluster.members:
+        cluster.members.append(member)
+    with member.log_file.open("ab") as log:
+        member.proc = subprocess.Popen(cluster.command(member, initial_cluster, state), stdout=log,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    return member
+
+
+def snapshot_save(cluster: EtcdCluster, path: Path, endpoint: str | None = None) -> Path:
+    """`etcdctl snapshot save` from one member (etcdctl, not the collection, makes the test input)."""
+    cluster.etcdctl("snapshot", "save", str(path), endpoint=endpoint)
+    return path
