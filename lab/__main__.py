@@ -136,7 +136,10 @@ def cmd_etcd(args) -> int:
             etcd.stop(state, host, log)
             # empty the data dir in place: the host's bind mount holds on to this very directory
             for entry in (host.root / "var/lib/etcd").iterdir():
-                shutil.rmtree(entry)
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
             (host.root / etcd.MANIFEST).unlink(missing_ok=True)
         etcd.install(spec, version, log)
         for host in spec.by_role("control_plane"):

@@ -94,11 +94,13 @@ KUBE_BINARIES = (
 def kube_ldflags(version: str) -> str:
     """What hack/lib/version.sh stamps (kubeadm refuses an unstamped v0.0.0 build), plus -s -w.
 
-    gitCommit stays empty: the proxy gives no commit for k8s.io/kubernetes releases.
+    gitCommit is stamped empty (else it reads "$Format:%H$"): the proxy has no commit for
+    k8s.io/kubernetes releases. buildDate is the release's time, to keep the digest stable.
     """
     major, minor = version.split(".")[:2]
     values = {
         "gitVersion": f"v{version}",
+        "gitCommit": "",
         "gitMajor": major,
         "gitMinor": minor,
         "gitTreeState": "clean",
@@ -199,9 +201,7 @@ def is_built(recipe: Recipe) -> bool:
 def _write_wrapper(recipe: Recipe, src: Path, extra_gomod: str = "") -> None:
     module = f"kubedr.invalid/labbuild/{recipe.name}"
     requires = "\n".join(f"\t{mod} {ver}" for mod, ver in sorted(recipe.requires.items()))
-    (src / "go.mod").write_text(
-        f"module {module}\n\ngo 1.24\n\nrequire (\n{requires}\n)\n{extra_gomod}"
-    )
+    (src / "go.mod").write_text(f"module {module}\n\ngo 1.24\n\nrequire (\n{requires}\n)\n{extra_gomod}")
     imports = "\n".join(
         f'\t_ "{pkg}"' for pkg in sorted(recipe.binaries.values()) if not pkg.startswith("./")
     )
