@@ -39,6 +39,16 @@ class Lab:
     def ssh(self, host: str, command: str, check: bool = True) -> subprocess.CompletedProcess:
         return self.run("ssh", host, command, check=check, timeout=60)
 
+    def playbook(self, name: str, *args: str) -> subprocess.CompletedProcess:
+        """Run tests/integration/playbooks/<name> against this lab; fails the test on a failed run."""
+        result = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(self.inventory),
+                                 str(Path(__file__).with_name("playbooks") / name), *args],
+                                cwd=REPO, env=self.env, capture_output=True, text=True, timeout=600,
+                                check=False)
+        if result.returncode != 0:
+            raise AssertionError(f"playbook {name} failed:\n{result.stdout[-6000:]}{result.stderr[-2000:]}")
+        return result
+
     def ansible(self, pattern: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([str(BIN / "ansible"), pattern, "-i", str(self.inventory), *args],
                               cwd=REPO, env={**self.env, **(env or {})}, capture_output=True, text=True,

@@ -1,0 +1,69 @@
+# Copyright: (c) 2026, kubedr contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation of the restic repository options (twin of restic_common.restic_argument_spec)."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  repository:
+    description:
+      - The restic repository, in any form restic accepts, for example V(/srv/backup/restic),
+        V(rest:https://user:secret@backup.example.com:8000/cluster1/) or V(s3:https://s3.example.com/bucket/cluster1).
+      - It is handed to restic in the E(RESTIC_REPOSITORY) environment variable, never on the command
+        line; a password embedded in a URL is masked (C(********)) in everything the module returns.
+    type: str
+    required: true
+  password:
+    description:
+      - Password of the repository, handed to restic in the E(RESTIC_PASSWORD) environment variable.
+      - Exactly one of O(password) and O(password_file) is required.
+    type: str
+  password_file:
+    description:
+      - File on the managed host whose first line is the repository password (E(RESTIC_PASSWORD_FILE)).
+    type: path
+  env:
+    description:
+      - Extra environment variables for restic, for backend credentials such as E(AWS_ACCESS_KEY_ID),
+        E(AWS_SECRET_ACCESS_KEY), E(RESTIC_REST_USERNAME) or E(RESTIC_REST_PASSWORD).
+      - The values are secrets; they are masked in the module's output.
+    type: dict
+    default: {}
+  restic_path:
+    description:
+      - Path of the restic binary. Default is C(restic) from E(PATH).
+      - restic 0.17 or later is required.
+    type: path
+  cache_dir:
+    description:
+      - Local cache directory (C(--cache-dir)). Default is restic's, C(~/.cache/restic).
+      - Mutually exclusive with O(no_cache).
+    type: path
+  no_cache:
+    description:
+      - Run without a local cache (C(--no-cache)); slower, but leaves nothing behind on the host.
+    type: bool
+    default: false
+  retry_lock:
+    description:
+      - How long to keep retrying when the repository is locked, as a restic duration such as
+        V(30s), V(5m) or V(1h) (C(--retry-lock)). Set to an empty string to fail at once.
+      - Not used by commands that take no lock.
+    type: str
+    default: 1m
+  unlock_stale:
+    description:
+      - When restic still cannot lock the repository after O(retry_lock), run C(restic unlock), which
+        removes only stale locks (their process is gone on the same host, or they are more than 30
+        minutes old), and retry once. A warning says so.
+      - When false, a locked repository fails the task with a message naming the lock holder.
+    type: bool
+    default: false
+  cacert:
+    description:
+      - CA certificate (PEM) to trust for a TLS backend such as rest-server with a private CA (C(--cacert)).
+    type: path
+"""

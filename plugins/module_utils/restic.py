@@ -1,0 +1,263 @@
+# Copyright: (c) 2026, kubedr contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Collection-private runner for the restic CLI: JSON output, exit codes, secrets off argv and out of results.
+
+Runs on the managed host: standard library and ansible.module_utils only.
+
+restic facts this relies on (probed with restic 0.19.1):
+- with --json, restic writes a fatal error to stderr as one JSON line
+  {"message_type": "exit_error", "code": N, "message": "..."};
+- exit codes: 0 ok, 1 fatal error, 3 backup could not read some source data (the snapshot was still
+  written), 10 repository does not exist, 11 failed to lock the repository, 12 wrong password,
+  130 interrupted;
+- the repository and its password are read from RESTIC_REPOSITORY and RESTIC_PASSWORD(_FILE), so
+  neither has to be on the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import unquote
+
+MASK = "********"
+
+RC_OK = 0
+RC_FATAL = 1
+RC_PARTIAL = 3
+RC_NO_REPOSITORY = 10
+RC_LOCKED = 11
+RC_WRONG_PASSWORD = 12
+RC_INTERRUPTED = 130
+
+# scheme://user:password@host... anywhere in a repository string (rest:https://, s3:https://, ...)
+_URL_CREDENTIALS = re.compile(
+    r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<password>[^@/\s]+)(?P<tail>@)", re.I)
+
+
+def url_passwords(repository):
+    """Passwords embedded in a repository URL, raw and percent-decoded."""
+    found = set()
+    for match in _URL_CREDENTIALS.finditer(repository or ""):
+        found.add(match.group("password"))
+        found.add(unquote(match.group("password")))
+    return found
+
+
+def mask_url(text):
+    """`text` with the password part of any scheme://user:password@ URL replaced by ********."""
+    return _URL_CREDENTIALS.sub(lambda m: m.group("head") + MASK + m.group("tail"), text or "")
+
+
+class ResticError(Exception):
+    """A restic command failed; `msg` names the problem and the fix, the rest is for fail_json."""
+
+    def __init__(self, msg, rc=None, command=None, stdout="", stderr=""):
+        super().__init__(msg)
+        self.msg = msg
+        self.rc = rc
+        self.command = command
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def fail_kwargs(self):
+        return dict(msg=self.msg, rc=self.rc, cmd=self.command, stdout=self.stdout, stderr=self.stderr)
+
+
+class ResticResult:
+    """Outcome of one restic run: rc, the parsed JSON (`data`), restic's error messages, raw output."""
+
+    def __init__(self, rc, stdout, stderr, data, messages):
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+        self.data = data
+        self.messages = messages
+
+
+def parse_json_lines(text):
+    """Every JSON value on its own line of `text`; other lines are skipped."""
+    values = []
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if line[:1] in ("{", "["):
+            try:
+                values.append(json.loads(line))
+            except ValueError:
+                continue
+    return values
+
+
+def parse_json(text):
+    """The JSON document restic printed: the whole output, else its first JSON line, else None."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        values = parse_json_lines(text)
+        return values[0] if values else None
+
+
+def error_messages(stderr):
+    """restic's own error lines from stderr: exit_error and error messages, then any plain text lines."""
+    messages = []
+    for line in (stderr or "").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError:
+            value = None
+        if isinstance(value, dict) and value.get("message_type") == "exit_error":
+            messages.append(value.get("message") or "")
+        elif isinstance(value, dict) and value.get("message_type") == "error":
+            error = value.get("error") or {}
+            text = error.get("message") if isinstance(error, dict) else str(error)
+            item = value.get("item")
+            messages.append(f"{item}: {text}" if item else str(text))
+        elif not isinstance(value, (dict, list)):
+            messages.append(line)
+    return [m.strip() for m in messages if m.strip()]
+
+
+class Restic:
+    """Runs restic for one module with the repository options of restic_common.restic_argument_spec()."""
+
+    def __init__(self, module, params=None):
+        self.module = module
+        self.params = params if params is not None else module.params
+        self.repository = self.params["repository"]
+        self.location = mask_url(self.repository)
+        self.binary = self.params.get("restic_path") or module.get_bin_path("restic", required=True)
+        self.commands = []  # every argv run, for the `commands` result (no secret is ever on one)
+        self.warnings = []
+        self._secrets = set(url_passwords(self.repository))
+        if self.params.get("password"):
+            self._secrets.add(self.params["password"])
+        for value in (self.params.get("env") or {}).values():
+            if value not in (None, ""):
+                self._secrets.add(str(value))
+        self._secrets.discard("")
+        module.no_log_values.update(self._secrets)
+
+    def environ(self):
+        env = {str(k): str(v) for k, v in (self.params.get("env") or {}).items()}
+        env["RESTIC_REPOSITORY"] = self.repository
+        if self.params.get("password_file"):
+            env["RESTIC_PASSWORD_FILE"] = self.params["password_file"]
+        else:
+            env["RESTIC_PASSWORD"] = self.params["password"]
+        # never let an inherited setting pick another repository, password or password command
+        for name in ("RESTIC_REPOSITORY_FILE", "RESTIC_PASSWORD_COMMAND", "RESTIC_PASSWORD_FILE",
+                     "RESTIC_PASSWORD"):
+            env.setdefault(name, "")
+        env.setdefault("RESTIC_PROGRESS_FPS", "0.016")  # little progress noise on stdout
+        return env
+
+    def global_args(self, locking=True):
+        args = ["--json"]
+        if self.params.get("no_cache"):
+            args.append("--no-cache")
+        elif self.params.get("cache_dir"):
+            args += ["--cache-dir", self.params["cache_dir"]]
+        if self.params.get("cacert"):
+            args += ["--cacert", self.params["cacert"]]
+        if locking and self.params.get("retry_lock"):
+            args += ["--retry-lock", self.params["retry_lock"]]
+        return args
+
+    def mask(self, text):
+        text = mask_url(text)
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, MASK)
+        return text
+
+    def run(self, args, ok=(RC_OK,), locking=True, parse="json"):
+        """Run `restic <global options> <args>`; returns a ResticResult or raises ResticError.
+
+        `ok` lists the exit codes that are not failures; `parse` is "json" (one document),
+        "lines" (a list of JSON lines) or None.
+        """
+        argv = [self.binary] + self.global_args(locking) + list(args)
+        result = self._run(argv, parse)
+        if result.rc == RC_LOCKED and self.params.get("unlock_stale") and RC_LOCKED not in ok:
+            self._unlock_stale(result)
+            result = self._run(argv, parse)
+        if result.rc not in ok:
+            raise self.error(args[0], result, argv)
+        return result
+
+    def _run(self, argv, parse):
+        self.commands.append(self.mask(" ".join(argv)))
+        rc, stdout, stderr = self.module.run_command(argv, environ_update=self.environ())
+        stdout, stderr = self.mask(stdout), self.mask(stderr)
+        data = None
+        if parse == "json":
+            data = parse_json(stdout)
+        elif parse == "lines":
+            data = parse_json_lines(stdout)
+        return ResticResult(rc, stdout, stderr, data, error_messages(stderr))
+
+    def _unlock_stale(self, locked):
+        """`restic unlock` (stale locks only: dead process on this host, or older than 30 minutes)."""
+        self.run(["unlock"], locking=False, parse=None)
+        self.warnings.append(
+            f"restic repository {self.location} was locked ({'; '.join(locked.messages) or 'no details'});"
+            " removed stale locks with `restic unlock` (unlock_stale=true) and retried")
+
+    def error(self, verb, result, argv):
+        """A ResticError whose message says what went wrong with `restic <verb>` and how to fix it."""
+        detail = "; ".join(result.messages) or result.stderr.strip() or result.stdout.strip()[-2000:]
+        where = f"restic repository {self.location}"
+        if result.rc == RC_NO_REPOSITORY:
+            msg = (f"{where} does not exist: create it with kubedr.kubeadm.restic_repository (restic init),"
+                   f" or check the repository option ({detail})")
+        elif result.rc == RC_WRONG_PASSWORD:
+            msg = (f"wrong password for {where}: no key in the repository opens with the given password"
+                   f" or password_file; fix the password (the repository was left untouched) ({detail})")
+        elif result.rc == RC_LOCKED:
+            msg = (f"{where} is locked by another restic process ({detail}); wait for it to finish, raise"
+                   " retry_lock, or, if that process is gone, remove stale locks with unlock_stale=true"
+                   " (restic unlock)")
+        elif result.rc == RC_INTERRUPTED:
+            msg = f"restic {verb} on {where} was interrupted ({detail})"
+        else:
+            msg = f"restic {verb} on {where} failed with rc {result.rc}: {detail or 'no error message'}"
+        return ResticError(self.mask(msg), rc=result.rc, command=self.mask(" ".join(argv)),
+                           stdout=result.stdout, stderr=result.stderr)
+
+    def snapshots(self, ids=(), host=None, tags=None, paths=None):
+        """Snapshots matching the filters, oldest first (restic's `snapshots --json`)."""
+        args = ["snapshots"] + filter_args(host, tags, paths) + list(ids)
+        result = self.run(args, locking=False)
+        snapshots = result.data if isinstance(result.data, list) else []
+        return sorted(snapshots, key=lambda s: s.get("time") or "")
+
+
+def filter_args(host=None, tags=None, paths=None):
+    """--host/--tag/--path options: a snapshot must match the host, carry all tags and hold all paths."""
+    args = []
+    if host:
+        args += ["--host", host]
+    if tags:
+        args += ["--tag", ",".join(tags)]
+    for path in paths or ():
+        args += ["--path", path]
+    return args
+
+
+def snapshot_summary(snapshot):
+    """The fields the modules return for a snapshot."""
+    return {
+        "id": snapshot.get("id"),
+        "short_id": snapshot.get("short_id") or (snapshot.get("id") or "")[:8],
+        "time": snapshot.get("time"),
+        "hostname": snapshot.get("hostname"),
+        "username": snapshot.get("username"),
+        "paths": snapshot.get("paths") or [],
+        "tags": snapshot.get("tags") or [],
+        "parent": snapshot.get("parent"),
+        "tree": snapshot.get("tree"),
+        "program_version": snapshot.get("program_version"),
+        "summary": snapshot.get("summary"),
+    }

@@ -1,0 +1,417 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, kubedr contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# ruff: noqa: E402 - Ansible modules put DOCUMENTATION/EXAMPLES/RETURN before the imports
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: restic_restore
+short_description: Restore a restic snapshot into a directory, moving what was there aside
+version_added: "0.1.0"
+description:
+  - Restores a snapshot (or one directory of it, O(subpath)) into O(target) without ever deleting
+    what O(target) held.
+  - "The restore goes into a scratch directory on the same file system first, C(<target>.restore-<UTC time>)
+    beside the target; only when C(restic restore) succeeded is it swapped in: a non-empty target is
+    renamed to C(<target>.moved-<UTC time>), an empty or missing one is simply replaced. A failed restore
+    removes its scratch directory and leaves the target as it was."
+  - "When the target is a mount point (a local persistent volume, a dedicated disk), it cannot be renamed:
+    the scratch directory is then C(<target>/.kubedr-restore-<UTC time>) and the old contents are moved
+    into C(<target>/.kubedr-moved-<UTC time>), so everything stays on the mounted file system."
+  - restic restores ownership, modes and times of everything below the target (run as root for ownership).
+    The target directory itself gets the owner and mode recorded for O(subpath) in the snapshot; without
+    O(subpath), those of the directory it replaces (mode 0700, root, when there was none).
+  - "Idempotence: after a restore, a marker file beside the target,
+    C(<parent>/.<target name>.kubedr-restore.json), records the snapshot ID, O(subpath), O(include),
+    O(exclude) and a fingerprint of the restored tree (path, type, size, mtime, mode and owner of
+    every entry). A later run restores nothing and reports no change when the same snapshot was
+    restored with the same options and the fingerprint still matches. The marker lives beside the
+    target so the restored data is exactly the snapshot's; the fingerprint makes any change made to
+    the target since (a service writing to it, a manual edit) count as a difference, and the restore
+    happens again, moving the changed data aside."
+author:
+  - kubedr contributors (@kubedr)
+options:
+  snapshot:
+    description:
+      - Snapshot ID (or a unique prefix of it), or V(latest) for the most recent snapshot that matches
+        O(host), O(tags) and O(paths).
+    type: str
+    default: latest
+  host:
+    description:
+      - With O(snapshot=latest), only consider snapshots of this host.
+    type: str
+  tags:
+    description:
+      - With O(snapshot=latest), only consider snapshots that carry all of these tags.
+    type: list
+    elements: str
+    default: []
+  paths:
+    description:
+      - With O(snapshot=latest), only consider snapshots that contain all of these paths.
+    type: list
+    elements: path
+    default: []
+  subpath:
+    description:
+      - Restore only this directory of the snapshot (C(<snapshot>:<subpath>)), its contents landing
+        directly in O(target). Typically the absolute path that was backed up, for example V(/var/lib/etcd).
+      - Without it, the whole snapshot is restored below O(target) with the full backed-up paths.
+    type: str
+  target:
+    description:
+      - Directory to restore into. Its parent is created when missing.
+    type: path
+    required: true
+  include:
+    description:
+      - Restore only what matches these patterns (C(--include)).
+    type: list
+    elements: str
+    default: []
+  exclude:
+    description:
+      - Do not restore what matches these patterns (C(--exclude)).
+    type: list
+    elements: str
+    default: []
+  verify:
+    description:
+      - Read the restored files back and compare them with the snapshot (C(--verify)).
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - kubedr.kubeadm.restic_repository
+attributes:
+  check_mode:
+    support: full
+    description: Resolves the snapshot and compares it with the marker; reports changed when it would restore.
+  diff_mode:
+    support: none
+    description: No diff is produced.
+  idempotent:
+    support: full
+    description: A second run with the same snapshot and an untouched target changes nothing (see the marker).
+notes:
+  - Moved-aside data is never deleted; remove C(<target>.moved-*) (or C(<target>/.kubedr-moved-*)) yourself
+    once the restore is confirmed good.
+  - Stop whatever uses the target (etcd, a pod) before restoring; the swap is two renames, not atomic.
+"""
+
+EXAMPLES = r"""
+- name: Restore etcd's data directory from the newest snapshot of this node
+  kubedr.kubeadm.restic_restore:
+    repository: rest:https://backup.example.com:8000/cluster1/
+    password_file: /etc/kubedr/restic.pass
+    cacert: /etc/kubedr/rest-server-ca.crt
+    host: "{{ inventory_hostname }}"
+    tags: [etcd]
+    subpath: /var/lib/etcd
+    target: /var/lib/etcd
+  become: true
+  register: restored
+
+- name: Where the old data went
+  ansible.builtin.debug:
+    msg: "old data kept in {{ restored.restore.moved_aside }}"
+  when: restored.restore.moved_aside
+"""
+
+RETURN = r"""
+restore:
+  description: What was restored where.
+  returned: success
+  type: dict
+  contains:
+    snapshot_id:
+      description: Full ID of the snapshot restored.
+      type: str
+    snapshot_time:
+      description: When that snapshot was taken.
+      type: str
+    subpath:
+      description: The directory of the snapshot restored; null for the whole snapshot.
+      type: str
+    target:
+      description: Absolute path of the target.
+      type: str
+    mount_point:
+      description: Whether the target is a mount point (contents moved instead of the directory renamed).
+      type: bool
+    moved_aside:
+      description: Where the previous contents of the target now are; null when there were none.
+      type: str
+    marker:
+      description: The marker file that records the restore.
+      type: str
+    files_restored:
+      description: Entries (files, directories, links) restic restored; 0 when nothing was done.
+      type: int
+    bytes_restored:
+      description: Bytes restic restored.
+      type: int
+    total_files:
+      description: Files in the restored tree, according to restic.
+      type: int
+    total_bytes:
+      description: Bytes in the restored tree, according to restic.
+      type: int
+commands:
+  description: restic command lines run (the repository and password are passed in the environment).
+  returned: always
+  type: list
+  elements: str
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import tempfile
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kubedr.kubeadm.plugins.module_utils.restic import ResticError
+from ansible_collections.kubedr.kubeadm.plugins.module_utils.restic_common import (
+    restic_argument_spec,
+    restic_module_kwargs,
+    restic_runner,
+)
+
+MOVED_PREFIX = ".kubedr-moved-"
+SCRATCH_PREFIX = ".kubedr-restore-"
+
+
+class RestoreError(Exception):
+    pass
+
+
+def utc_stamp():
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+
+def unused(path):
+    """`path`, or `path.N` for the first N that does not exist."""
+    candidate, n = path, 1
+    while os.path.lexists(candidate):
+        candidate, n = f"{path}.{n}", n + 1
+    return candidate
+
+
+def is_mount(path):
+    return os.path.ismount(path)
+
+
+def marker_path(target):
+    return os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.kubedr-restore.json")
+
+
+def fingerprint(target):
+    """sha256 of (path, type, size, mtime, mode, owner) of every entry below `target` but moved-aside data."""
+    digest = hashlib.sha256()
+    for root, dirs, files in os.walk(target):
+        if root == target:
+            dirs[:] = [d for d in dirs if not d.startswith((MOVED_PREFIX, SCRATCH_PREFIX))]
+        dirs.sort()
+        for name in sorted(dirs + files):
+            path = os.path.join(root, name)
+            st = os.lstat(path)
+            size = st.st_size if stat.S_ISREG(st.st_mode) else 0
+            mtime = st.st_mtime_ns if not stat.S_ISDIR(st.st_mode) else 0  # dir mtimes move when entries do
+            digest.update(json.dumps([os.path.relpath(path, target), st.st_mode, size, mtime,
+                                      st.st_uid, st.st_gid]).encode())
+    return digest.hexdigest()
+
+
+def read_marker(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def resolve_snapshot(restic, params):
+    """The snapshot dict to restore: by ID, or the newest one matching the filters."""
+    if params["snapshot"] == "latest":
+        found = restic.snapshots(host=params["host"], tags=params["tags"], paths=params["paths"])
+        if not found:
+            raise RestoreError(
+                f"no snapshot in restic repository {restic.location} matches host={params['host']!r}"
+                f" tags={params['tags']} paths={params['paths']};"
+                " list them with kubedr.kubeadm.restic_snapshots")
+        return found[-1]
+    found = restic.snapshots(ids=[params["snapshot"]])
+    if len(found) != 1:
+        raise RestoreError(f"snapshot {params['snapshot']!r} not found in restic repository {restic.location}"
+                           "; list them with kubedr.kubeadm.restic_snapshots")
+    return found[0]
+
+
+def subpath_node(restic, snapshot_id, subpath):
+    """restic's node for `subpath` in the snapshot (uid, gid, mode), or None."""
+    listing = restic.run(["ls", snapshot_id, subpath], locking=False, parse="lines").data
+    for node in listing:
+        if node.get("struct_type") == "node" and node.get("path", "").rstrip("/") == subpath.rstrip("/"):
+            return node
+    return None
+
+
+def apply_owner_mode(module, path, uid, gid, mode):
+    try:
+        os.chown(path, uid, gid)
+        os.chmod(path, mode)
+    except OSError as e:
+        module.warn(f"could not set owner {uid}:{gid} and mode {oct(mode)} on {path}: {e}")
+
+
+def swap_plain(target, scratch, stamp):
+    """Put `scratch` in the place of `target`; returns where the old target went (None: empty or missing)."""
+    moved = None
+    if os.path.lexists(target):
+        if os.path.isdir(target) and not os.path.islink(target) and not os.listdir(target):
+            os.rmdir(target)
+        else:
+            moved = unused(f"{target}.moved-{stamp}")
+            os.rename(target, moved)
+    try:
+        os.rename(scratch, target)
+    except OSError:
+        if moved:
+            os.rename(moved, target)
+        raise
+    return moved
+
+
+def swap_mount(target, scratch, stamp):
+    """Move mount point `target`'s contents into `<target>/.kubedr-moved-<stamp>`, then `scratch`'s up."""
+    old = [n for n in os.listdir(target)
+           if n != os.path.basename(scratch) and not n.startswith((MOVED_PREFIX, SCRATCH_PREFIX))]
+    moved = None
+    if old:
+        moved = unused(os.path.join(target, MOVED_PREFIX + stamp))
+        os.mkdir(moved, 0o700)
+        for name in old:
+            os.rename(os.path.join(target, name), os.path.join(moved, name))
+    for name in os.listdir(scratch):
+        os.rename(os.path.join(scratch, name), os.path.join(target, name))
+    os.rmdir(scratch)
+    return moved
+
+
+def write_marker(module, path, content):
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", dir=os.path.dirname(path))
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(content, f, indent=2, sort_keys=True)
+    module.atomic_move(tmp, path)
+
+
+def restore(module, restic, params):
+    """(changed, restore result); raises ResticError or RestoreError."""
+    target = os.path.abspath(params["target"]).rstrip("/") or "/"
+    if target == "/":
+        raise RestoreError("target must not be /")
+    if os.path.lexists(target) and not os.path.isdir(target):
+        raise RestoreError(f"target {target} exists and is not a directory")
+    snapshot = resolve_snapshot(restic, params)
+    snapshot_id = snapshot["id"]
+    marker = marker_path(target)
+    wanted = {"snapshot_id": snapshot_id, "subpath": params["subpath"],
+              "include": params["include"], "exclude": params["exclude"]}
+    mount = os.path.isdir(target) and is_mount(target)
+    result = dict(snapshot_id=snapshot_id, snapshot_time=snapshot.get("time"), subpath=params["subpath"],
+                  target=target, mount_point=mount, moved_aside=None, marker=marker,
+                  files_restored=0, bytes_restored=0, total_files=0, total_bytes=0)
+
+    previous = read_marker(marker)
+    if (previous and os.path.isdir(target)
+            and {k: previous.get(k) for k in wanted} == wanted
+            and previous.get("fingerprint") == fingerprint(target)):
+        return False, result
+    if module.check_mode:
+        return True, result
+
+    parent = os.path.dirname(target)
+    os.makedirs(parent, exist_ok=True)
+    stamp = utc_stamp()
+    if mount:
+        scratch = unused(os.path.join(target, SCRATCH_PREFIX + stamp))
+    else:
+        scratch = unused(f"{target}.restore-{stamp}")
+    os.mkdir(scratch, 0o700)
+
+    source = f"{snapshot_id}:{params['subpath']}" if params["subpath"] else snapshot_id
+    args = ["restore", source, "--target", scratch]
+    for pattern in params["include"]:
+        args += ["--include", pattern]
+    for pattern in params["exclude"]:
+        args += ["--exclude", pattern]
+    if params["verify"]:
+        args.append("--verify")
+    try:
+        run = restic.run(args, parse="lines")
+        owner = None
+        if params["subpath"]:
+            node = subpath_node(restic, snapshot_id, params["subpath"])
+            if node:
+                owner = (node.get("uid", 0), node.get("gid", 0), node.get("mode", 0o700) & 0o777)
+        elif os.path.isdir(target):
+            st = os.stat(target)
+            owner = (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)  # our own scratch directory, never the target
+        raise
+
+    if mount:
+        result["moved_aside"] = swap_mount(target, scratch, stamp)
+    else:
+        result["moved_aside"] = swap_plain(target, scratch, stamp)
+    if owner:
+        apply_owner_mode(module, target, *owner)
+
+    summaries = [m for m in run.data if isinstance(m, dict) and m.get("message_type") == "summary"]
+    summary = summaries[-1] if summaries else {}
+    for key in ("files_restored", "bytes_restored", "total_files", "total_bytes"):
+        result[key] = summary.get(key, 0)
+    write_marker(module, marker, dict(wanted, fingerprint=fingerprint(target), restored_at=stamp,
+                                      snapshot_time=snapshot.get("time"), moved_aside=result["moved_aside"]))
+    return True, result
+
+
+def main():
+    argument_spec = restic_argument_spec()
+    argument_spec.update(
+        snapshot=dict(type="str", default="latest"),
+        host=dict(type="str"),
+        tags=dict(type="list", elements="str", default=[]),
+        paths=dict(type="list", elements="path", default=[]),
+        subpath=dict(type="str"),
+        target=dict(type="path", required=True),
+        include=dict(type="list", elements="str", default=[]),
+        exclude=dict(type="list", elements="str", default=[]),
+        verify=dict(type="bool", default=True),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **restic_module_kwargs())
+    if module.params["snapshot"] != "latest" and (module.params["host"] or module.params["tags"]
+                                                  or module.params["paths"]):
+        module.fail_json(msg="host, tags and paths select among snapshots:"
+                             " use them with snapshot=latest only")
+    restic = restic_runner(module)
+    try:
+        changed, result = restore(module, restic, module.params)
+    except ResticError as e:
+        module.fail_json(commands=restic.commands, **e.fail_kwargs())
+    except (RestoreError, OSError) as e:
+        module.fail_json(msg=restic.mask(str(e)), commands=restic.commands)
+    for warning in restic.warnings:
+        module.warn(warning)
+    module.exit_json(changed=changed, restore=result, commands=restic.commands)
+
+
+if __name__ == "__main__":
+    main()

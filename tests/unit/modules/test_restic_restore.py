@@ -1,0 +1,162 @@
+"""restic_restore against real restic repositories: round trip, move-aside swap, idempotence, mount points."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import restic_fixtures
+from ansible_collections.kubedr.kubeadm.plugins.modules import restic_backup, restic_restore
+from restic_fixtures import PASSWORD, make_tree, tree_checksums
+
+# shared fixtures, found by pytest as module globals
+restic_bin = restic_fixtures.restic_bin
+local_repo = restic_fixtures.local_repo
+
+
+def backed_up(run_module, repo, src, **extra):
+    result = run_module(restic_backup, repo.args(paths=[str(src)], skip_if_unchanged=False, **extra))
+    assert result["changed"], result
+    return result["snapshot_id"]
+
+
+def test_round_trip_into_missing_target_then_idempotent(run_module, local_repo, tmp_path):
+    src = make_tree(tmp_path / "src")
+    expected = tree_checksums(src)
+    snapshot_id = backed_up(run_module, local_repo, src, tags=["etcd"])
+    target = tmp_path / "restored" / "etcd"
+    args = local_repo.args(subpath=str(src), target=str(target), tags=["etcd"])
+
+    checked = run_module(restic_restore, dict(args, _ansible_check_mode=True))
+    assert checked["changed"] and checked["restore"]["snapshot_id"] == snapshot_id
+    assert not target.exists()
+
+    restored = run_module(restic_restore, args)
+    assert restored["changed"]
+    info = restored["restore"]
+    assert info["snapshot_id"] == snapshot_id and info["target"] == str(target)
+    assert info["moved_aside"] is None and not info["mount_point"]
+    # restic counts every entry it restores: 3 directories, 2 files and 1 symlink
+    assert info["files_restored"] == 6 and info["bytes_restored"] > 200_000
+    assert tree_checksums(target) == expected
+    assert any("--verify" in c for c in restored["commands"])
+    # the target itself gets the owner and mode recorded in the snapshot; restic restores the rest
+    assert oct(os.stat(target).st_mode & 0o777) == oct(0o700)
+    wal = os.stat(target / "member" / "wal")
+    assert (wal.st_uid, wal.st_gid, wal.st_mode & 0o777) == (1234, 5678, 0o750)
+    marker = json.loads((target.parent / ".etcd.kubedr-restore.json").read_text())
+    assert marker["snapshot_id"] == snapshot_id
+    assert not list(target.parent.glob("etcd.restore-*")), "scratch directory left behind"
+    assert not (target / ".kubedr-restored").exists()
+
+    again = run_module(restic_restore, args)
+    assert not again["changed"] and again["restore"]["moved_aside"] is None
+    assert not any(" restore " in c for c in again["commands"])
+    checked_again = run_module(restic_restore, dict(args, _ansible_check_mode=True))
+    assert not checked_again["changed"]
+    for result in (checked, restored, again):
+        assert PASSWORD not in json.dumps(result)
+
+
+def test_restore_moves_stale_data_aside_and_never_deletes_it(run_module, local_repo, tmp_path):
+    src = make_tree(tmp_path / "src")
+    expected = tree_checksums(src)
+    backed_up(run_module, local_repo, src)
+    target = tmp_path / "data"
+    (target / "member").mkdir(parents=True)
+    (target / "member" / "stale").write_text("stale data\n")
+    (target / "extra").write_text("keep me\n")
+    stale = tree_checksums(target)
+
+    result = run_module(restic_restore, local_repo.args(subpath=str(src), target=str(target)))
+    assert result["changed"]
+    moved = result["restore"]["moved_aside"]
+    assert moved and os.path.basename(moved).startswith("data.moved-") and moved.endswith("Z")
+    assert tree_checksums(target) == expected, "stale files must not survive in the target"
+    assert tree_checksums(tmp_path / os.path.basename(moved)) == stale
+
+    # somebody changes the restored data: the next run restores again and keeps the changed copy
+    (target / "member" / "wal" / "0000.wal").write_text("changed after restore\n")
+    rerun = run_module(restic_restore, local_repo.args(subpath=str(src), target=str(target)))
+    assert rerun["changed"]
+    second_moved = rerun["restore"]["moved_aside"]
+    assert second_moved and second_moved != moved and os.path.isdir(moved)
+    assert (tmp_path / os.path.basename(second_moved) / "member" / "wal" / "0000.wal").read_text() == (
+        "changed after restore\n")
+    assert tree_checksums(target) == expected
+
+
+def test_restore_into_empty_target_replaces_it(run_module, local_repo, tmp_path):
+    src = make_tree(tmp_path / "src")
+    backed_up(run_module, local_repo, src)
+    target = tmp_path / "empty"
+    target.mkdir()
+    result = run_module(restic_restore, local_repo.args(subpath=str(src), target=str(target)))
+    assert result["changed"] and result["restore"]["moved_aside"] is None
+    assert tree_checksums(target) == tree_checksums(src)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("empty")) == ["empty"]
+
+
+def test_a_newer_snapshot_is_restored_over_an_older_restore(run_module, local_repo, tmp_path):
+    src = make_tree(tmp_path / "src")
+    first = backed_up(run_module, local_repo, src)
+    target = tmp_path / "t"
+    args = local_repo.args(subpath=str(src), target=str(target))
+    assert run_module(restic_restore, dict(args, snapshot=first[:8]))["restore"]["snapshot_id"] == first
+    (src / "new-file").write_text("new\n")
+    second = backed_up(run_module, local_repo, src)
+    result = run_module(restic_restore, args)
+    assert result["changed"] and result["restore"]["snapshot_id"] == second
+    assert (target / "new-file").read_text() == "new\n"
+    assert result["restore"]["moved_aside"]
+
+
+def test_whole_snapshot_include_exclude(run_module, local_repo, tmp_path):
+    src = make_tree(tmp_path / "src")
+    backed_up(run_module, local_repo, src)
+    target = tmp_path / "whole"
+    result = run_module(restic_restore, local_repo.args(target=str(target), exclude=["*.wal"]))
+    assert result["changed"]
+    below = target / str(src).lstrip("/")
+    assert (below / "member" / "snap" / "db").is_file()
+    assert not (below / "member" / "wal" / "0000.wal").exists()
+
+
+def test_unknown_snapshot_and_failed_restore_leave_target_alone(run_module, local_repo, tmp_path):
+    src = make_tree(tmp_path / "src")
+    backed_up(run_module, local_repo, src)
+    target = tmp_path / "keep"
+    target.mkdir()
+    (target / "precious").write_text("x")
+
+    unknown = run_module(restic_restore, local_repo.args(snapshot="deadbeef", target=str(target)))
+    assert unknown["failed"] and "deadbeef" in unknown["msg"] and "not found" in unknown["msg"]
+
+    bad_subpath = run_module(restic_restore, local_repo.args(subpath="/no/such/dir", target=str(target)))
+    assert bad_subpath["failed"] and "not found" in bad_subpath["msg"]
+    assert sorted(p.name for p in target.iterdir()) == ["precious"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("keep")) == ["keep"], "scratch left"
+
+    no_match = run_module(restic_restore, local_repo.args(host="nohost", target=str(target)))
+    assert no_match["failed"] and "no snapshot" in no_match["msg"] and "restic_snapshots" in no_match["msg"]
+
+
+def test_mount_point_target_keeps_old_contents_inside_it(run_module, local_repo, tmp_path, monkeypatch):
+    src = make_tree(tmp_path / "src")
+    backed_up(run_module, local_repo, src)
+    target = tmp_path / "pv"
+    target.mkdir()
+    (target / "old").write_text("old pv data\n")
+    real_ismount = os.path.ismount
+    monkeypatch.setattr(restic_restore, "is_mount", lambda p: p == str(target) or real_ismount(p))
+    target_inode = os.stat(target).st_ino
+
+    result = run_module(restic_restore, local_repo.args(subpath=str(src), target=str(target)))
+    assert result["changed"] and result["restore"]["mount_point"]
+    assert os.stat(target).st_ino == target_inode, "a mount point must not be renamed"
+    moved = result["restore"]["moved_aside"]
+    assert os.path.dirname(moved) == str(target) and os.path.basename(moved).startswith(".kubedr-moved-")
+    assert (target / os.path.basename(moved) / "old").read_text() == "old pv data\n"
+    restored = {k: v for k, v in tree_checksums(target).items() if not k.startswith(".kubedr-moved-")}
+    assert restored == tree_checksums(src)
+    assert not run_module(restic_restore, local_repo.args(subpath=str(src), target=str(target)))["changed"]
