@@ -48,6 +48,7 @@ options:
     description:
       - Take a new snapshot even when O(dest) already holds a snapshot of the same cluster at the
         current revision.
+      - Also replace a snapshot of another etcd cluster at O(dest), which is refused otherwise.
     type: bool
     default: false
 extends_documentation_fragment:
@@ -151,7 +152,7 @@ snapshot:
       type: int
     hash_kv:
       description:
-        - etcd's hash of the key space at O(snapshot.revision), taken just before streaming. Two snapshots
+        - etcd's hash of the key space at RV(snapshot.revision), taken just before streaming. Two snapshots
           of one cluster at one revision with the same hash hold the same keys. Null when the member
           could not compute it.
       type: int
@@ -361,6 +362,12 @@ def main():
         transport = snapshot_transport(module.params["prefer"])
         client = etcd_client(module.params)
         status = client.status()
+        foreign = snapfile.read_metadata(dest) or {}
+        if (os.path.exists(dest) and foreign.get("cluster_id") not in (None, format_id(status["cluster_id"]))
+                and not module.params["force"]):
+            module.fail_json(msg=f"{dest} holds a snapshot of another etcd cluster ({foreign['cluster_id']}, "
+                                 f"this one is {format_id(status['cluster_id'])}); it was left untouched: "
+                                 "give another dest, or force=true to replace it")
         current = None if module.params["force"] else existing_snapshot(client, dest, status)
         if current:
             module.exit_json(changed=False, actions=[],
