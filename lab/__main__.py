@@ -176,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     member.add_argument("--version", help="with recreate: etcd release from lab/pins.toml")
     member.set_defaults(func=cmd_etcd)
     bld = sub.add_parser("build", help="build the pinned binaries into the cache (cached per version)")
-    bld.add_argument("names", nargs="*", help="etcd, restic, rest-server (default: all)")
+    bld.add_argument("names", nargs="*",
+                     help="etcd, restic, rest-server, host-python, kubernetes (default: all but kubernetes)")
     bld.set_defaults(func=cmd_build)
     args = parser.parse_args(argv)
     if os.geteuid() != 0 and args.command not in ("build", "status"):

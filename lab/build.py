@@ -286,8 +286,30 @@ def build(recipe: Recipe, log=print) -> float:
     return time.monotonic() - started
 
 
+def host_python(log=print) -> Path:
+    """A Python for the lab hosts with grpcio importable: the machine's /usr/bin/python3 in a venv."""
+    version = load_pins()["host-python"]["grpcio"]
+    root = cache_dir() / "host-python" / f"grpcio-{version}"
+    python = root / "bin" / "python"
+    if (root / ".complete").exists():
+        return python
+    log(f"building host-python with grpcio {version}")
+    shutil.rmtree(root, ignore_errors=True)
+    subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip", str(root)], check=True)
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    # the project venv's pip installs for the same CPython minor version
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", site, f"grpcio=={version}"],
+                   check=True)
+    subprocess.run([str(python), "-c", "import grpc"], check=True)
+    (root / ".complete").write_text(version + "\n")
+    return python
+
+
 def build_all(names: list[str] | None = None, log=print) -> dict[str, float]:
     spent = {}
+    if not names or "host-python" in names:
+        log(f"host-python: {host_python(log)}")
     for recipe in recipes():
         if names and recipe.name not in names and recipe.key not in names:
             continue

@@ -5,7 +5,6 @@ from one snapshot, and a member replaced through learner and promote."""
 from __future__ import annotations
 
 import json
-import sys
 import time
 import uuid
 
@@ -17,8 +16,8 @@ pytestmark = pytest.mark.lab
 ETCDCTL = ("etcdctl --cacert /etc/kubernetes/pki/etcd/ca.crt "
            "--cert /etc/kubernetes/pki/etcd/healthcheck-client.crt "
            "--key /etc/kubernetes/pki/etcd/healthcheck-client.key --endpoints https://127.0.0.1:2379 ")
-# The managed hosts' Debian python has no grpcio; the venv's python (same filesystem) has it.
-TRANSPORTS = {"gateway": "/usr/bin/python3", "grpc": sys.executable}
+# The hosts' Debian python has no grpcio; the lab's host-python (/var/cache/kubedr) has it.
+TRANSPORTS = {"gateway": "/usr/bin/python3", "grpc": str(build.host_python())}
 
 
 def etcdctl(lab, host: str, args: str) -> str:
