@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the lab needs; installs only what is missing. Run as root.
 set -euo pipefail
-packages=(openssh-server openssh-client iproute2 util-linux openssl procps shellcheck)
+packages=(openssh-server openssh-client iproute2 util-linux openssl procps shellcheck python3 python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
