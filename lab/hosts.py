@@ -227,6 +227,21 @@ def wait_ssh(host: Host, timeout: float = 10.0) -> None:
         time.sleep(0.1)
 
 
+def _mounted_elsewhere(point: str) -> list[int]:
+    """Pids whose mount namespace has something mounted on `point` (another lab's hosts)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(entry / "mountinfo") as fh:
+                if any(line.split()[4] == point for line in fh):
+                    pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
 def _namespace_members(ns_paths: list[Path]) -> list[dict]:
     """Processes living in any of the given namespaces, matched by namespace inode, not by name."""
     wanted = set()
@@ -301,6 +316,12 @@ def teardown(state: State, log) -> list[str]:
             log(f"  removed netns {netns}")
         state.forget("netns", netns)
     for point in sorted(state.data["paths"], key=len, reverse=True):
+        users = _mounted_elsewhere(point)
+        if users:
+            # removing it would detach the bind mounts of another lab's hosts
+            log(f"  left mount point {point} in place: still mounted in pid {users[0]}'s namespace")
+            state.forget("paths", point)
+            continue
         try:
             Path(point).rmdir()
         except FileNotFoundError:
