@@ -306,7 +306,7 @@ def take_snapshot(client, transport, status, name, dest, mode):
             "raft_index": status["raft_index"],
             "raft_term": status["raft_term"],
             "etcd_version": status["version"],
-            "storage_version": stream.version,
+            "storage_version": stream.version or status.get("storage_version"),
             "db_size": status["db_size"],
             "size": written["size"],
             "sha256": written["sha256"],

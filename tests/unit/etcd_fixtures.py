@@ -137,7 +137,8 @@ class EtcdCluster:
         return self
 
     def wait_ready(self, timeout: float = 20.0) -> None:
-        """Until every running member answers status and agrees on a leader."""
+        """Until every running member answers status and agrees on a leader (and, on 3.6,
+        reports its storage version, which settles a moment after the leader is elected)."""
         from ansible_collections.kubedr.kubeadm.plugins.module_utils.etcd_client import EtcdClient, EtcdError
 
         deadline = time.monotonic() + timeout
@@ -147,11 +148,13 @@ class EtcdCluster:
                 if m.proc and not m.running:
                     raise RuntimeError(f"{m.name} exited with {m.proc.returncode}:\n{m.log_tail()}")
             try:
-                leaders = {EtcdClient(m.client_url, timeout=2, **self.tls()).status()["leader"]
-                           for m in self.members if m.running}
-                if len(leaders) == 1 and 0 not in leaders:
+                statuses = [EtcdClient(m.client_url, timeout=2, **self.tls()).status()
+                            for m in self.members if m.running]
+                leaders = {s["leader"] for s in statuses}
+                unsettled = self.version.startswith("3.6") and any(not s["storage_version"] for s in statuses)
+                if len(leaders) == 1 and 0 not in leaders and not unsettled:
                     return
-                last = f"leaders seen: {leaders}"
+                last = f"leaders seen: {leaders}, storage version unsettled: {unsettled}"
             except EtcdError as e:
                 last = str(e)
             time.sleep(0.1)
