@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: venv deps binaries lint unit integration molecule test lab lab-down clean
+.PHONY: venv deps binaries kube-binaries lint unit integration molecule test lab lab-kube lab-down clean
 
 venv: $(VENV)/.installed  ## the project virtualenv, from pyproject.toml
 $(VENV)/.installed: pyproject.toml
@@ -22,6 +22,9 @@ deps:  ## Debian packages the lab needs (openssh-server, iproute2, ...)
 binaries: venv  ## etcd 3.5/3.6, restic, rest-server built from pinned sources, cached
 	$(PY) -m lab build
 
+kube-binaries: venv  ## Kubernetes 1.36 from source for the kubeadm lab (about 13 min cold), cached
+	$(PY) -m lab build kubernetes
+
 lint: venv
 	ruff check .
 	ansible-lint
@@ -30,7 +33,7 @@ lint: venv
 unit: venv binaries
 	pytest tests/unit
 
-integration: venv deps binaries
+integration: venv deps binaries kube-binaries
 	pytest tests/integration
 
 # Molecule runs on a lab of its own, so a developer's lab survives `make test`.
@@ -47,6 +50,10 @@ lab: deps binaries  ## the main job on the built-in lab
 	$(PY) -m lab up --etcd
 	$(PY) -m lab status
 	ansible-playbook playbooks/etcd_status.yml -i inventories/lab
+
+lab-kube: deps binaries kube-binaries  ## the lab with a kubeadm HA cluster and a StatefulSet on local PVs
+	$(PY) -m lab up --kube
+	$(PY) -m lab status
 
 lab-down: venv
 	$(PY) -m lab down

@@ -9,7 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from . import build, etcd, hosts, inventory, proc
+from . import build, etcd, hosts, inventory, kube, proc
 from .state import State, lab_dir, load_spec
 
 
@@ -18,6 +18,8 @@ def log(line: str) -> None:
 
 
 def cmd_up(args) -> int:
+    if args.kube and args.etcd:
+        sys.exit("--kube runs etcd as kubeadm's static pods; --etcd runs it without Kubernetes: pick one")
     state = State.load()
     spec = load_spec(args.spec)
     if state.spec and state.spec.to_json() != spec.to_json():
@@ -44,6 +46,8 @@ def cmd_up(args) -> int:
             etcd.start(state, host, log)
         for host in members:
             etcd.wait_listening(host)
+    if args.kube:
+        kube.up(spec, state, log)
     log("lab is up")
     return 0
 
@@ -52,7 +56,7 @@ def cmd_down(args) -> int:
     state = State.load()
     spec = state.spec
     log(f"tearing down the lab in {lab_dir()}")
-    problems = hosts.teardown(state, log)
+    problems = kube.teardown(state, log) + hosts.teardown(state, log)
     if problems:
         for p in problems:
             log(f"  could not undo: {p}")
@@ -161,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--spec", type=Path, help="lab spec file (default: lab/spec.toml)")
     up.add_argument("--etcd", action="store_true", help="also run a kubeadm-style TLS etcd cluster")
     up.add_argument("--etcd-version", help="etcd release from lab/pins.toml (default: its default)")
+    up.add_argument("--kube", action="store_true",
+                    help="also bring up a kubeadm HA cluster (builds Kubernetes on first use)")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="remove everything `up` created").set_defaults(func=cmd_down)
     status = sub.add_parser("status", help="hosts, addresses and services")
@@ -177,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     member.set_defaults(func=cmd_etcd)
     bld = sub.add_parser("build", help="build the pinned binaries into the cache (cached per version)")
     bld.add_argument("names", nargs="*",
-                     help="etcd, restic, rest-server, host-python, kubernetes (default: all but kubernetes)")
+                     help="etcd, restic, rest-server, host-python, kubernetes, images "
+                          "(default: all but kubernetes and images)")
     bld.set_defaults(func=cmd_build)
     args = parser.parse_args(argv)
     if os.geteuid() != 0 and args.command not in ("build", "status"):

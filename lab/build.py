@@ -318,6 +318,13 @@ def build_all(names: list[str] | None = None, log=print) -> dict[str, float]:
         spent[recipe.key] = build(recipe, log=log)
         state = "cached" if spent[recipe.key] == 0 else f"built in {spent[recipe.key]:.0f}s"
         log(f"{recipe.key}: {state} -> {bin_dir(recipe.name, recipe.version)}")
+    if names and "images" in names:  # after the recipes, so `build kubernetes images` works cold
+        from . import images  # imports this module
+
+        pins = load_pins()
+        started = time.monotonic()
+        images.build_images(pins["kubernetes"]["version"], pins["etcd"]["default"], log=log)
+        spent["images"] = time.monotonic() - started
     return spent
 
 

@@ -1,8 +1,9 @@
 """Lab hosts: a network namespace, plus persistent mount and UTS namespaces, plus sshd.
 
-Each host sees its own /etc/kubernetes, /var/lib/etcd, /var/lib/kubelet, /etc/ssh,
-/root/.ssh, /tmp, /run, /srv, /usr/local/bin and /mnt/disks, bind-mounted from
-<lab dir>/hosts/<name>/ inside its mount namespace; everything else is the machine's.
+Each host sees its own /etc/kubernetes, /var/lib/etcd, /var/lib/kubelet, containerd's and
+CNI's directories, /var/log, /etc/ssh, /root/.ssh, /tmp, /run, /srv, /usr/local/bin and
+/mnt/disks, bind-mounted from <lab dir>/hosts/<name>/ inside its mount namespace; everything
+else is the machine's.
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ PRIVATE_DIRS = {
     "/etc/kubernetes": 0o755,
     "/var/lib/etcd": 0o700,
     "/var/lib/kubelet": 0o755,
+    "/etc/containerd": 0o755,
+    "/var/lib/containerd": 0o711,
+    "/etc/cni": 0o755,
+    "/var/lib/cni": 0o755,
+    "/var/log": 0o755,
     "/etc/ssh": 0o755,
     "/root/.ssh": 0o700,
     "/tmp": 0o1777,
@@ -99,7 +105,7 @@ def ensure_network(spec: Spec, state: State, log) -> None:
 
 def ensure_host(spec: Spec, state: State, host: Host, log) -> None:
     _ensure_netns(spec, state, host, log)
-    _ensure_root(host)
+    _ensure_root(spec, host)
     _ensure_mount_ns(state, host, log)
     _ensure_ssh_material(host)
     _ensure_sshd(state, host, log)
@@ -125,11 +131,14 @@ def _ensure_netns(spec: Spec, state: State, host: Host, log) -> None:
     # No default route on purpose: a lab host reaches only the lab subnet and its own loopback.
 
 
-def _ensure_root(host: Host) -> None:
+def _ensure_root(spec: Spec, host: Host) -> None:
     for path, mode in PRIVATE_DIRS.items():
         directory = host.root / path.lstrip("/")
         directory.mkdir(parents=True, exist_ok=True)
         os.chmod(directory, mode)
+    if host.role == "workers":
+        for disk in spec.disks:  # the data disks of local PersistentVolumes
+            (host.root / "mnt/disks" / disk).mkdir(exist_ok=True)
     for name in ("sshd", "lock"):
         (host.root / "run" / name).mkdir(exist_ok=True)
     os.chmod(host.root / "run" / "sshd", 0o755)

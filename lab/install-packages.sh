@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Debian packages the lab needs; installs only what is missing. Run as root.
 set -euo pipefail
-packages=(openssh-server openssh-client iproute2 util-linux openssl procps shellcheck python3 python3-venv)
+packages=(openssh-server openssh-client iproute2 util-linux openssl procps shellcheck python3 python3-venv
+  # the kubeadm lab: a container runtime per host, pod networking, what kubeadm's preflight wants,
+  # and a static busybox for the test workload's image
+  containerd runc containernetworking-plugins conntrack iptables socat ethtool busybox-static)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
-# Keep the packages' maintainer scripts from starting sshd on the machine itself.
+# Keep the packages' maintainer scripts from starting sshd or containerd on the machine itself.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
   chmod +x /usr/sbin/policy-rc.d

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -11,6 +12,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
+
+from lab import proc
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -49,6 +52,42 @@ class Lab:
             raise AssertionError(f"playbook {name} failed:\n{result.stdout[-6000:]}{result.stderr[-2000:]}")
         return result
 
+    def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        from lab import kube
+
+        result = subprocess.run([str(kube.kube_binary("kubectl")), f"--kubeconfig={self.dir / 'kubeconfig'}",
+                                 "--request-timeout=20s", *args], capture_output=True, text=True,
+                                timeout=60, check=False)
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed:\n{result.stderr}")
+        return result
+
+    def address(self, host: str) -> str:
+        report = json.loads(self.run("status", "--json").stdout)
+        return next(h["address"] for h in report["hosts"] if h["name"] == host)
+
+    def recorded_pids(self) -> list[int]:
+        state = json.loads((self.dir / "state.json").read_text())
+        return [p["pid"] for p in state["processes"].values()]
+
+    def leftovers(self, prefix: str, pids: list[int]) -> list[str]:
+        """What a torn-down lab left: namespaces, links, mounts, live recorded pids, files."""
+        found = []
+        netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+        found += [line for line in netns.splitlines() if line.startswith(f"{prefix}-")]
+        links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
+        found += [line.split(":")[1].strip() for line in links.splitlines()
+                  if line.split(":")[1].strip().startswith(f"{prefix}-")]
+        with open("/proc/self/mountinfo") as fh:
+            found += [line.split()[4] for line in fh if str(self.dir) in line]
+        # a zombie waiting for init to reap it holds nothing but its pid
+        found += [f"pid {p}" for p in pids if proc.start_time(p) is not None]
+        if self.dir.exists():
+            found += [str(p) for p in self.dir.iterdir()]
+        if self.inventory.exists():
+            found += [str(p) for p in self.inventory.rglob("*")]
+        return found
+
     def ansible(self, pattern: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([str(BIN / "ansible"), pattern, "-i", str(self.inventory), *args],
                               cwd=REPO, env={**self.env, **(env or {})}, capture_output=True, text=True,
@@ -78,6 +117,13 @@ def lab(root, tmp_path_factory):
     """The test lab, up for the whole session and always torn down."""
     with _lab() as lab:
         lab.up("--etcd")
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def own_lab_module(root):
+    """A lab shared by one test module's tests; torn down in any case."""
+    with _lab() as lab:
         yield lab
 
 

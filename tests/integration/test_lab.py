@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import build, proc
+from lab import build
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -128,29 +128,6 @@ def test_tls_etcd_survives_one_member_and_loses_quorum_with_two(lab, version):
     assert etcdctl(lab, "cp3", "get --print-value-only /kubedr/after-one-down").stdout.strip() == "yes"
 
 
-def _leftovers(lab, prefix: str, pids: list[int]) -> list[str]:
-    found = []
-    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
-    found += [line for line in netns.splitlines() if line.startswith(f"{prefix}-")]
-    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=True).stdout
-    found += [line.split(":")[1].strip() for line in links.splitlines()
-              if line.split(":")[1].strip().startswith(f"{prefix}-")]
-    with open("/proc/self/mountinfo") as fh:
-        found += [line.split()[4] for line in fh if str(lab.dir) in line]
-    # a zombie waiting for init to reap it holds nothing but its pid
-    found += [f"pid {p}" for p in pids if proc.start_time(p) is not None]
-    if lab.dir.exists():
-        found += [str(p) for p in lab.dir.iterdir()]
-    if lab.inventory.exists():
-        found += [str(p) for p in lab.inventory.rglob("*")]
-    return found
-
-
-def _recorded_pids(lab) -> list[int]:
-    state = json.loads((lab.dir / "state.json").read_text())
-    return [p["pid"] for p in state["processes"].values()]
-
-
 def other_spec(tmp_path: Path, prefix: str, subnet: str) -> Path:
     """The test lab's spec with its own prefix and subnet, to stand beside the session's lab."""
     spec = tmp_path / f"{prefix}.toml"
@@ -178,18 +155,18 @@ def test_down_after_a_killed_up_leaves_nothing(own_lab, tmp_path):
                 break
     finally:
         up.wait(timeout=60)
-    pids = _recorded_pids(lab)
+    pids = lab.recorded_pids()
     assert pids, "up was killed before it started anything"
     down = lab.run("down")
     assert "lab is down" in down.stdout
-    assert _leftovers(lab, "kdk", pids) == []
+    assert lab.leftovers("kdk", pids) == []
 
 
 def test_down_leaves_nothing_behind(own_lab, tmp_path):
     lab = own_lab
     lab.run("up", "--etcd", "--spec", str(other_spec(tmp_path, "kdz", "198.18.10.0")))
-    pids = _recorded_pids(lab)
+    pids = lab.recorded_pids()
     assert len(pids) == 7  # 4 sshd + 3 etcd
     lab.ssh("vault", "nohup sleep 300 >/dev/null 2>&1 &")  # a stray child of an ssh session
     lab.run("down")
-    assert _leftovers(lab, "kdz", pids) == []
+    assert lab.leftovers("kdz", pids) == []
