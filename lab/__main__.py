@@ -12,6 +12,9 @@ from pathlib import Path
 from . import build, etcd, hosts, inventory, kube, proc
 from .state import State, lab_dir, load_spec
 
+# what `status` reports per host, when the lab started it
+SERVICES = ("sshd", "etcd", "containerd", "kubelet-service", "apiserver-proxy")
+
 
 def log(line: str) -> None:
     print(line, flush=True)
@@ -90,7 +93,7 @@ def cmd_status(args) -> int:
     for host in spec.hosts:
         entry = {"name": host.name, "role": host.role, "address": host.address,
                  "netns": Path(f"/run/netns/{host.netns}").exists()}
-        for service in ("sshd", "etcd"):
+        for service in SERVICES:
             record = state.data["processes"].get(f"{host.name}/{service}")
             if record or service == "sshd":
                 entry[service] = record["pid"] if proc.alive(record) else None
@@ -103,11 +106,13 @@ def cmd_status(args) -> int:
     print(f"lab {spec.cluster} on {spec.subnet}, state in {lab_dir()}")
     for e in report["hosts"]:
         services = " ".join(
-            f"{s}={'pid ' + str(e[s]) if e[s] else 'down'}" for s in ("sshd", "etcd") if s in e
+            f"{s}={'pid ' + str(e[s]) if e[s] else 'down'}" for s in SERVICES if s in e
         )
         version = f" etcd {e['etcd_version']}" if "etcd_version" in e else ""
         print(f"  {e['name']:<6} {e['role']:<14} {e['address']:<15} {services}{version}")
     print(f"inventory: {inventory.inventory_dir()}")
+    if kube.kubeconfig_path().exists():
+        print(f"kubeconfig: {kube.kubeconfig_path()}")
     return 0
 
 

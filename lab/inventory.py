@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from .hosts import ssh_dir
+from .kube import kubeconfig_path
 from .state import REPO_ROOT, Spec
 
 
@@ -28,17 +29,18 @@ def render(spec: Spec) -> tuple[dict, dict]:
         return {"hosts": {h.name: {"ansible_host": h.address} for h in spec.by_role(role)}}
 
     own = {role: f"{prefix}_{group}" for role, group in ROLE_GROUPS.items()}
+    keys = ssh_dir()
     hosts = {"all": {"children": {
         f"dc_{spec.datacenter}": {"children": {
             f"cluster_{prefix}": {
-                "vars": {"kubedr_cluster": spec.cluster},
+                # the admin kubeconfig `lab up --kube` copies out of the first control-plane host
+                "vars": {"kubedr_cluster": spec.cluster, "kubedr_kubeconfig": str(kubeconfig_path())},
                 "children": {own[r]: members(r) for r in ("control_plane", "workers")},
             },
             own["backup"]: members("backup"),
         }},
         **{group: {"children": {own[role]: {}}} for role, group in ROLE_GROUPS.items()},
     }}}
-    keys = ssh_dir()
     group_vars = {
         "ansible_user": "root",
         "ansible_python_interpreter": "/usr/bin/python3",
