@@ -9,6 +9,17 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Every lab host runs a kubelet and a containerd, and all of them share the machine's inotify
+# limits: the defaults (128 instances) stop the third kubelet with "inotify_init: too many open
+# files". Raised as kubelet nodes usually are, never lowered.
+raise_sysctl() {
+  local current
+  current=$(sysctl -n "$1")
+  if [ "$current" -lt "$2" ]; then sysctl -qw "$1=$2"; fi
+}
+raise_sysctl fs.inotify.max_user_instances 8192
+raise_sysctl fs.inotify.max_user_watches 1048576
+
 [ ${#missing[@]} -eq 0 ] && exit 0
 # Keep the packages' maintainer scripts from starting sshd or containerd on the machine itself.
 if [ ! -e /usr/sbin/policy-rc.d ]; then

@@ -37,6 +37,7 @@ HOST_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
             "LANG": "C.UTF-8"}
 # the kubelet sets these machine-wide (the hosts share one kernel); `down` puts them back
 KUBELET_SYSCTLS = ("vm.overcommit_memory", "kernel.panic", "kernel.panic_on_oops")
+MIN_INOTIFY_INSTANCES = 1024
 WORKLOAD_NAMESPACE = "kubedr-lab"
 WORKLOAD_NAME = "data"
 WORKLOAD_REPLICAS = 3
@@ -406,6 +407,10 @@ def workload_manifests(spec: Spec, image: str) -> list[dict]:
 def up(spec: Spec, state: State, log) -> None:
     if not spec.by_role("backup"):
         raise ValueError("the kubeadm lab needs a backup host for its control-plane endpoint")
+    instances = int(Path("/proc/sys/fs/inotify/max_user_instances").read_text())
+    if instances < MIN_INOTIFY_INSTANCES:
+        raise RuntimeError(f"fs.inotify.max_user_instances is {instances}: kubelets stop with 'too many open "
+                           "files' when several share the machine; run `make deps` (it raises the limit)")
     kube_version, etcd_version = versions()
     step = time.monotonic()
     build.build_all(["kubernetes"], log=log)
