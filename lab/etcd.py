@@ -1,6 +1,7 @@
 """Stacked etcd on the control-plane hosts, laid out exactly as kubeadm lays it out.
 
-Until the kubelet runs in the lab, the lab itself plays its part for etcd: it writes
+With `up --etcd` (no kubelet; `up --kube` runs etcd as kubeadm's static pods) the lab plays
+the kubelet's part for etcd itself: it writes
 kubeadm's static pod manifest (/etc/kubernetes/manifests/etcd.yaml) and runs the
 manifest's command inside the host, so every tool reads the same files as on a real
 kubeadm node. Members are started, stopped and killed one by one so tests can break quorum.
