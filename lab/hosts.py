@@ -1,7 +1,7 @@
 """Lab hosts: a network namespace, plus persistent mount and UTS namespaces, plus sshd.
 
 Each host sees its own /etc/kubernetes, /var/lib/etcd, /var/lib/kubelet, containerd's and
-CNI's directories, /var/log, /etc/ssh, /root/.ssh, /tmp, /run, /srv, /usr/local/bin and
+CNI's directories, /var/lib/kubedr, /var/log, /etc/ssh, /root/.ssh, /tmp, /run, /srv, /usr/local/bin and
 /mnt/disks, bind-mounted from <lab dir>/hosts/<name>/ inside its mount namespace; everything
 else is the machine's.
 """
@@ -26,6 +26,7 @@ PRIVATE_DIRS = {
     "/etc/cni": 0o755,
     "/var/lib/cni": 0o755,
     "/var/log": 0o755,
+    "/var/lib/kubedr": 0o700,  # the collection's own state: markers, staging, what it moved aside
     "/etc/ssh": 0o755,
     "/root/.ssh": 0o700,
     "/tmp": 0o1777,
