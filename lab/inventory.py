@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from .hosts import ssh_dir
-from .kube import kubeconfig_path
+from .kube import control_plane_endpoint, kubeconfig_path, node_registration
 from .state import REPO_ROOT, Spec
 
 
@@ -26,7 +26,13 @@ def render(spec: Spec) -> tuple[dict, dict]:
     prefix = spec.cluster.replace("-", "_")
 
     def members(role: str) -> dict:
-        return {"hosts": {h.name: {"ansible_host": h.address} for h in spec.by_role(role)}}
+        return {"hosts": {h.name: host_vars(h) for h in spec.by_role(role)}}
+
+    def host_vars(host) -> dict:
+        if host.role == "backup":
+            return {"ansible_host": host.address}
+        # what kubeadm init/join need on this host beyond the cluster's configuration
+        return {"ansible_host": host.address, "kubedr_kubeadm_node_registration": node_registration(host)}
 
     own = {role: f"{prefix}_{group}" for role, group in ROLE_GROUPS.items()}
     keys = ssh_dir()
@@ -34,7 +40,8 @@ def render(spec: Spec) -> tuple[dict, dict]:
         f"dc_{spec.datacenter}": {"children": {
             f"cluster_{prefix}": {
                 # the admin kubeconfig `lab up --kube` copies out of the first control-plane host
-                "vars": {"kubedr_cluster": spec.cluster, "kubedr_kubeconfig": str(kubeconfig_path())},
+                "vars": {"kubedr_cluster": spec.cluster, "kubedr_kubeconfig": str(kubeconfig_path()),
+                         "kubedr_control_plane_endpoint": control_plane_endpoint(spec)},
                 "children": {own[r]: members(r) for r in ("control_plane", "workers")},
             },
             own["backup"]: members("backup"),

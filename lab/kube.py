@@ -193,10 +193,16 @@ def start_kubelet_service(state: State, host: Host, log) -> None:
     log(f"  started the kubelet service on {host.name}")
 
 
+def control_plane_endpoint(spec: Spec) -> str | None:
+    """address:port of the API proxy on the backup host."""
+    backup = spec.by_role("backup")
+    return f"{backup[0].address}:{API_PORT}" if backup else None
+
+
 def start_proxy(spec: Spec, state: State, log) -> str:
     """The control-plane endpoint, on the backup host: address:port."""
     vault = spec.by_role("backup")[0]
-    endpoint = f"{vault.address}:{API_PORT}"
+    endpoint = control_plane_endpoint(spec)
     key = f"{vault.name}/apiserver-proxy"
     if not proc.alive(state.data["processes"].get(key)):
         backends = [f"{h.address}:{API_PORT}" for h in spec.by_role("control_plane")]
