@@ -1,9 +1,12 @@
 """Rebuilding control planes on the kubeadm lab: a control-plane host wiped (as if reinstalled)
-and replaced while etcd keeps quorum."""
+and replaced while etcd keeps quorum; then every control-plane host wiped and the control plane
+rebuilt from the etcd_backup role's backup set."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,7 +17,7 @@ from lab import kube
 pytestmark = pytest.mark.lab
 SPEC = Path(__file__).with_name("rebuild_lab_spec.toml")
 CLUSTER = "rebuild-itest"
-PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "rebuild_control_plane.yml"
+PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 ETCDCTL = ("etcdctl --cacert /etc/kubernetes/pki/etcd/ca.crt "
            "--cert /etc/kubernetes/pki/etcd/healthcheck-client.crt "
            "--key /etc/kubernetes/pki/etcd/healthcheck-client.key --endpoints https://127.0.0.1:2379 ")
@@ -28,17 +31,17 @@ def kube_lab(own_lab_module):
     return own_lab_module
 
 
-def rebuild(lab, *extra: str, check: bool = True):
-    import subprocess
-    import sys
-
-    bin_dir = Path(sys.executable).parent
-    result = subprocess.run([str(bin_dir / "ansible-playbook"), "-i", str(lab.inventory), str(PLAYBOOK),
-                             "-e", f"cluster={CLUSTER}", *extra], cwd=PLAYBOOK.parents[1], env=lab.env,
+def playbook(lab, name: str, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(lab.inventory),
+                             str(PLAYBOOKS / name), *extra], cwd=PLAYBOOKS.parent, env=lab.env,
                             capture_output=True, text=True, timeout=1800, check=False)
     if check and result.returncode != 0:
-        raise AssertionError(f"rebuild failed:\n{result.stdout[-8000:]}{result.stderr[-2000:]}")
+        raise AssertionError(f"{name} failed:\n{result.stdout[-8000:]}{result.stderr[-2000:]}")
     return result
+
+
+def rebuild(lab, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
+    return playbook(lab, "rebuild_control_plane.yml", "-e", f"cluster={CLUSTER}", *extra, check=check)
 
 
 def wipe(lab, host: str) -> None:
@@ -100,3 +103,34 @@ def test_replace_member_rerun_changes_nothing(kube_lab):
     result = rebuild(kube_lab, *REPLACE_CP1, *CONFIRM)
     recap = [line for line in result.stdout.splitlines() if "changed=" in line]
     assert recap and all("changed=0" in line for line in recap), "\n".join(recap)
+
+
+def test_full_rebuild_from_the_backup_set(kube_lab):
+    lab = kube_lab
+    lab.kubectl("create", "configmap", "before-backup", "-n", "default")
+    playbook(lab, "backup.yml", "-e", "backup_pvs=false", "-e", json.dumps({"etcd_backup_targets": ["dir"]}))
+    lab.kubectl("create", "configmap", "after-backup", "-n", "default")
+    for host in ("cp1", "cp2", "cp3"):
+        wipe(lab, host)
+    assert lab.kubectl("get", "nodes", check=False).returncode != 0  # no API server answers
+
+    expect = {"control_plane_rebuild_verify_objects": [
+        {"kind": "configmap", "namespace": "default", "name": "before-backup"}]}
+    result = rebuild(lab, "-e", json.dumps({"control_plane_rebuild_confirm": f"rebuild {CLUSTER}"}),
+                     "-e", json.dumps(expect))
+    assert f"{CLUSTER} full done in" in result.stdout
+
+    assert lab.kubectl("get", "configmap", "after-backup", "-n", "default", check=False).returncode != 0
+    listing = members(lab, "cp3")
+    assert sorted(m["name"] for m in listing) == ["cp1", "cp2", "cp3"]
+    assert not any(m.get("isLearner") for m in listing)
+    wait_ready = time.monotonic() + 300
+    while {"cp1", "cp2", "cp3", "w1", "w2"} - ready_nodes(lab):
+        assert time.monotonic() < wait_ready, ready_nodes(lab)
+        time.sleep(3)
+    # the workers kept their pods and data through it all
+    pods = json.loads(lab.kubectl("get", "pods", "-n", kube.WORKLOAD_NAMESPACE, "-o", "json").stdout)["items"]
+    for pod in pods:
+        name = pod["metadata"]["name"]
+        got = lab.kubectl("exec", "-n", kube.WORKLOAD_NAMESPACE, name, "--", "cat", "/data/payload").stdout
+        assert got == kube.payload(name)
