@@ -18,6 +18,9 @@ from lab import proc
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SPEC = Path(__file__).with_name("lab_spec.toml")
+# The kubeadm lab the test modules share (a bring-up costs 2-3 minutes): every module leaves the
+# cluster healthy, with its own objects; modules that wreck hosts rebuild them before they end.
+KUBE_SPEC = Path(__file__).with_name("kube_shared_spec.toml")
 
 
 class Lab:
@@ -117,6 +120,14 @@ def lab(root, tmp_path_factory):
     """The test lab, up for the whole session and always torn down."""
     with _lab() as lab:
         lab.up("--etcd")
+        yield lab
+
+
+@pytest.fixture(scope="session")
+def kube_lab(root):
+    """The shared kubeadm lab (lab/kube.py), up for the whole session and always torn down."""
+    with _lab() as lab:
+        lab.run("up", "--kube", "--spec", str(KUBE_SPEC), timeout=3600)
         yield lab
 
 

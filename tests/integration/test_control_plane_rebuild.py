@@ -15,20 +15,13 @@ import pytest
 from lab import kube
 
 pytestmark = pytest.mark.lab
-SPEC = Path(__file__).with_name("rebuild_lab_spec.toml")
-CLUSTER = "rebuild-itest"
+CLUSTER = "kube-shared"  # the shared kubeadm lab (conftest.py), left healthy at the end
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 ETCDCTL = ("etcdctl --cacert /etc/kubernetes/pki/etcd/ca.crt "
            "--cert /etc/kubernetes/pki/etcd/healthcheck-client.crt "
            "--key /etc/kubernetes/pki/etcd/healthcheck-client.key --endpoints https://127.0.0.1:2379 ")
 REPLACE_CP1 = ("-e", "control_plane_rebuild_mode=replace_member", "-e", "control_plane_rebuild_replace=cp1")
 CONFIRM = ("-e", json.dumps({"control_plane_rebuild_confirm": f"replace cp1 in {CLUSTER}"}))
-
-
-@pytest.fixture(scope="module")
-def kube_lab(own_lab_module):
-    own_lab_module.run("up", "--kube", "--spec", str(SPEC), timeout=3600)
-    return own_lab_module
 
 
 def playbook(lab, name: str, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
