@@ -107,8 +107,8 @@ def test_api_keeps_serving_without_one_control_plane_host(kube_lab):
     assert etcd, "no etcd container on cp1"
     for container in etcd:
         lab.ssh("cp1", f"ctr -n k8s.io tasks kill -s SIGKILL {container}", check=False)
-    wait_for(lambda: lab.ssh("cp1", ETCDCTL + "--endpoints https://127.0.0.1:2379 --command-timeout=2s "
-                                    "endpoint health", check=False).returncode != 0, "cp1's etcd down", 30)
+    local_health = ETCDCTL + "--endpoints https://127.0.0.1:2379 --command-timeout=2s endpoint health"
+    wait_for(lambda: lab.ssh("cp1", local_health, check=False).returncode != 0, "cp1's etcd down", 30)
     try:
         # writes need quorum: two of three members still have it, behind the same endpoint
         marker = f"kubedr-ha-{int(time.time())}"
