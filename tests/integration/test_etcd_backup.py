@@ -1,0 +1,271 @@
+"""playbooks/backup.yml (role kubedr.kubeadm.etcd_backup) on a kubeadm lab of its own: a snapshot
+from a follower that restores and holds a key written before it, the PKI with its modes, the cluster
+manifest, honest reruns with retention, one member down, quorum lost, and the systemd timer."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.lab
+HERE = Path(__file__).parent
+REPO = HERE.parents[1]
+BIN = Path(sys.executable).parent
+SPEC = HERE / "etcd_backup_lab_spec.toml"
+VARS = HERE / "etcd_backup_vars.yml"
+CLUSTER = "kdb-backup"
+CONTROL_PLANE = ["cp1", "cp2", "cp3"]
+PASSWORD_FILE = "/srv/kubedr/restic-password"
+DIR_ROOT = f"/srv/kubedr/etcd-backup-sets/{CLUSTER}"
+ETCDCTL = ("etcdctl --cacert /etc/kubernetes/pki/etcd/ca.crt "
+           "--cert /etc/kubernetes/pki/etcd/healthcheck-client.crt "
+           "--key /etc/kubernetes/pki/etcd/healthcheck-client.key --command-timeout=3s ")
+SUMMARY = re.compile(r"etcd backup (?P<cluster>\S+): revision=(?P<revision>\d+) source=(?P<source>\w+)"
+                     r"\((?P<role>leader|follower)(?P<noquorum>,no-quorum)?\) size=(?P<size>[\d.]+ \w+) "
+                     r"duration=(?P<duration>[\d.]+)s restic=(?P<restic>\S+) dir=(?P<dir>\S+) "
+                     r"new=(?P<new>\w+)")
+PKI_REQUIRED = ["ca.crt", "ca.key", "sa.key", "sa.pub", "front-proxy-ca.crt", "front-proxy-ca.key",
+                "etcd/ca.crt", "etcd/ca.key"]
+
+
+@pytest.fixture(scope="module")
+def kube_lab(own_lab_module):
+    lab = own_lab_module
+    lab.run("up", "--kube", "--spec", str(SPEC), timeout=3600)
+    return lab
+
+
+def backup(lab, *args: str) -> tuple[subprocess.CompletedProcess, dict | None]:
+    """Run playbooks/backup.yml; the result and the parsed summary line (None when there is none)."""
+    result = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(lab.inventory), "playbooks/backup.yml",
+                             "-e", f"@{VARS}", *args], cwd=REPO, env=lab.env, capture_output=True, text=True,
+                            timeout=1800, check=False)
+    found = SUMMARY.search(result.stdout)
+    return result, (found.groupdict() if found else None)
+
+
+def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
+    return result
+
+
+def restic(lab, host: str, command: str, check: bool = True) -> subprocess.CompletedProcess:
+    repo = f"sftp:root@{lab.address('vault')}:/srv/restic/kubedr-etcd/{CLUSTER}"
+    return lab.ssh(host, f"RESTIC_REPOSITORY={repo} RESTIC_PASSWORD_FILE={PASSWORD_FILE} "
+                         f"/usr/local/bin/restic --no-cache {command}", check=check)
+
+
+def snapshots(lab, kind: str) -> list[dict]:
+    return json.loads(restic(lab, "cp1", f"snapshots --json --host {CLUSTER} --tag kind:{kind}").stdout)
+
+
+def etcd_up(lab, host: str) -> bool:
+    return lab.ssh(host, ETCDCTL + "--endpoints https://127.0.0.1:2379 endpoint health",
+                   check=False).returncode == 0
+
+
+def wait_for(test, what: str, timeout: float = 240):
+    deadline = time.monotonic() + timeout
+    while not test():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout}s"
+        time.sleep(3)
+
+
+def stop_etcd(lab, host: str) -> None:
+    """As on a real node: the kubelet stops, then etcd's container is killed."""
+    lab.ssh(host, "systemctl stop kubelet")
+    ids = lab.ssh(host, "ctr -n k8s.io containers ls -q "
+                        "'labels.\"io.kubernetes.container.name\"==etcd'").stdout.split()
+    assert ids, f"no etcd container on {host}"
+    for container in ids:
+        lab.ssh(host, f"ctr -n k8s.io tasks kill -s SIGKILL {container}", check=False)
+    wait_for(lambda: not etcd_up(lab, host), f"{host}'s etcd down", 60)
+
+
+def start_etcd(lab, *hosts: str) -> None:
+    for host in hosts:
+        lab.ssh(host, "systemctl start kubelet")
+    for host in hosts:
+        wait_for(lambda h=host: etcd_up(lab, h), f"{host}'s etcd back", 300)
+
+
+@pytest.fixture(scope="module")
+def first_run(kube_lab):
+    lab = kube_lab
+    marker = f"kdb-before-backup-{int(time.time())}"
+    lab.kubectl("create", "configmap", marker, "-n", "default", "--from-literal=k=v")
+    written_at = int(json.loads(lab.kubectl("get", "configmap", marker, "-n", "default", "-o", "json").stdout)
+                     ["metadata"]["resourceVersion"])
+    leader_before = json.loads(lab.ssh("cp1", ETCDCTL + "endpoint status --cluster -w json").stdout)
+    started = time.monotonic()
+    result, summary = backup(lab)
+    ok(result)
+    assert summary, result.stdout[-4000:]
+    return {"marker": marker, "written_at": written_at, "summary": summary, "stdout": result.stdout,
+            "seconds": time.monotonic() - started, "status_before": leader_before}
+
+
+def test_snapshot_from_a_follower_restores_with_the_key(kube_lab, first_run):
+    lab, summary = kube_lab, first_run["summary"]
+    print(f"first backup: {first_run['seconds']:.0f}s wall, {summary}")
+    assert summary["cluster"] == CLUSTER
+    assert summary["role"] == "follower" and not summary["noquorum"]
+    assert summary["new"] == "true"
+    assert int(summary["revision"]) >= first_run["written_at"]
+    ids = dict(part.split(":") for part in summary["restic"].split(","))
+    assert sorted(ids) == ["etcd", "pki"]
+    [etcd_snap] = snapshots(lab, "etcd")
+    assert etcd_snap["short_id"] == ids["etcd"]
+    assert {f"cluster:{CLUSTER}", f"revision:{summary['revision']}", f"member:{summary['source']}",
+            "kind:etcd"} <= set(etcd_snap["tags"])
+
+    # restore the repository's copy on another host than the source and check it with etcd's own tools
+    scratch = "/srv/kdb-itest-restore"
+    lab.ssh("cp1", f"rm -rf {scratch} && mkdir -p {scratch}")
+    restic(lab, "cp1", f"restore latest --host {CLUSTER} --tag kind:etcd --target {scratch}/etcd")
+    found = lab.ssh("cp1", f"find {scratch}/etcd -name snapshot.db").stdout.split()
+    assert len(found) == 1, found
+    db = found[0]
+    status = json.loads(lab.ssh("cp1", f"etcdutl snapshot status -w json {db}").stdout)
+    assert status["revision"] == int(summary["revision"])
+    lab.ssh("cp1", f"etcdutl snapshot restore {db} --data-dir {scratch}/data --name cp1 "
+                   f"--initial-cluster cp1=https://127.0.0.1:2380 --initial-advertise-peer-urls https://127.0.0.1:2380")
+    assert lab.ssh("cp1", f"test -d {scratch}/data/member/snap").returncode == 0
+    # the key written before the backup is in the snapshot (bbolt stores keys unencrypted)
+    key = f"/registry/configmaps/default/{first_run['marker']}"
+    assert lab.ssh("cp1", f"grep -c -a -F {shlex.quote(key)} {db}").stdout.strip() != "0"
+
+    manifest = json.loads(lab.ssh("cp1", f"cat {Path(db).parent}/manifest.json").stdout)
+    assert manifest["format"] == 1 and manifest["cluster"] == CLUSTER
+    assert sorted(m["name"] for m in manifest["members"]) == CONTROL_PLANE
+    assert all(m["peer_urls"] for m in manifest["members"])
+    assert {"cp1", "cp2", "cp3", "w1", "w2"} == {n["name"] for n in manifest["nodes"]}
+    assert manifest["kubernetes_version"].startswith("v1.36")
+    assert manifest["etcd_versions"] == ["3.6.16"]
+    assert manifest["snapshot"]["revision"] == int(summary["revision"])
+    assert manifest["snapshot"]["sha256"] == lab.ssh("cp1", f"sha256sum {db}").stdout.split()[0]
+    assert manifest["source"]["member"] == summary["source"]
+    assert manifest["source"]["was_leader"] is False
+    assert manifest["leader"] != manifest["source"]["member"]
+    assert manifest["cluster_configuration"] == "configmap"
+    lab.ssh("cp1", f"rm -rf {scratch}")
+
+
+def test_pki_set_is_complete_with_modes(kube_lab, first_run):
+    lab = kube_lab
+    scratch = "/srv/kdb-itest-pki"
+    lab.ssh("cp1", f"rm -rf {scratch} && mkdir -p {scratch}")
+    restic(lab, "cp1", f"restore latest --host {CLUSTER} --tag kind:pki --target {scratch}")
+    [pki] = lab.ssh("cp1", f"find {scratch} -type d -name pki -path '*/config/pki'").stdout.split()
+    config = str(Path(pki).parent)
+    listing = lab.ssh("cp1", f"cd {config} && find . -type f -printf '%m %P\\n' | sort").stdout.splitlines()
+    modes = dict(reversed(line.split(" ", 1)) for line in listing)
+    for name in PKI_REQUIRED:
+        assert f"pki/{name}" in modes, name
+    assert {"manifests/etcd.yaml", "manifests/kube-apiserver.yaml", "kubeadm-config.yaml"} <= set(modes)
+    # modes as on the source host; private keys stay 0600
+    source = first_run["summary"]["source"]
+    on_source = dict(reversed(line.split(" ", 1)) for line in lab.ssh(
+        source, "cd /etc/kubernetes && find pki -type f -printf '%m %P\\n'").stdout.splitlines())
+    for path, mode in on_source.items():
+        assert modes[f"pki/{path}"] == mode, path
+    assert modes["pki/ca.key"] == "600" and modes["pki/sa.key"] == "600"
+    assert lab.ssh("cp1", f"stat -c %a {config}").stdout.strip() == "700"
+    assert "kind: ClusterConfiguration" in lab.ssh("cp1", f"cat {config}/kubeadm-config.yaml").stdout
+    lab.ssh("cp1", f"rm -rf {scratch}")
+    # no private key in the playbook's output
+    assert "PRIVATE KEY" not in first_run["stdout"]
+
+
+def test_dir_target_holds_the_same_set(kube_lab, first_run):
+    lab, summary = kube_lab, first_run["summary"]
+    host, path = summary["dir"].split(":", 1)
+    assert host == "vault" and path.startswith(DIR_ROOT + "/")
+    sets = lab.ssh("vault", f"ls -A {DIR_ROOT}").stdout.split()
+    assert sets == [Path(path).name]
+    manifest = json.loads(lab.ssh("vault", f"cat {path}/etcd/manifest.json").stdout)
+    on_vault = lab.ssh("vault", f"sha256sum {path}/etcd/snapshot.db").stdout.split()[0]
+    assert on_vault == manifest["snapshot"]["sha256"]
+    modes = lab.ssh("vault", f"stat -c %a {path}/config/pki/sa.key {path}/etcd/snapshot.db").stdout.split()
+    assert modes == ["600", "600"]
+
+
+def test_second_run_is_honest_and_retention_keeps_one(kube_lab, first_run):
+    lab = kube_lab
+    result, summary = backup(lab, "--skip-tags", "etcd_backup_restic_setup",
+                             "-e", "etcd_backup_keep_last=1", "-e", "etcd_backup_keep_within_days=0")
+    ok(result)
+    print(f"second backup: {summary}")
+    # a live cluster renews leases every few seconds: a new revision, a new snapshot, reported as changed
+    assert int(summary["revision"]) > int(first_run["summary"]["revision"])
+    assert summary["new"] == "true"
+    assert re.search(r"cp1\s+: ok=\d+\s+changed=[1-9]", result.stdout)
+    assert summary["restic"] != first_run["summary"]["restic"]
+    # retention: one set of each kind left, the new one
+    for kind in ("etcd", "pki"):
+        left = snapshots(lab, kind)
+        assert [f"revision:{summary['revision']}" in s["tags"] for s in left] == [True], kind
+    kept = lab.ssh("vault", f"ls -A {DIR_ROOT}").stdout.split()
+    assert kept == [Path(summary["dir"].split(":", 1)[1]).name]
+
+
+def test_backup_works_with_one_member_down(kube_lab, first_run):
+    lab = kube_lab
+    stop_etcd(lab, "cp2")
+    try:
+        result, summary = backup(lab, "--skip-tags", "etcd_backup_restic_setup")
+        ok(result)
+        print(f"with cp2 down: {summary}")
+        assert summary["source"] in {"cp1", "cp3"} and not summary["noquorum"]
+        path = summary["dir"].split(":", 1)[1]
+        manifest = json.loads(lab.ssh("vault", f"cat {path}/etcd/manifest.json").stdout)
+        assert [m["healthy"] for m in manifest["members"] if m["name"] == "cp2"] == [False]
+        assert manifest["quorum"] is True
+    finally:
+        start_etcd(lab, "cp2")
+
+
+def test_backup_refuses_without_quorum(kube_lab, first_run):
+    lab = kube_lab
+    before = len(snapshots(lab, "etcd"))
+    stop_etcd(lab, "cp2")
+    stop_etcd(lab, "cp3")
+    try:
+        result, summary = backup(lab, "--skip-tags", "etcd_backup_restic_setup")
+        assert result.returncode != 0 and summary is None
+        assert "cluster kdb-backup: etcd quorum is lost" in result.stdout, result.stdout[-4000:]
+        assert "etcd_backup_allow_no_quorum=true" in result.stdout
+        assert len(snapshots(lab, "etcd")) == before  # nothing was stored
+    finally:
+        start_etcd(lab, "cp2", "cp3")
+
+
+def test_schedule_units_are_rendered_and_verified(kube_lab):
+    lab = kube_lab
+    run = ok(lab.playbook("etcd_backup_schedule.yml"))
+    report = json.loads(re.search(r"SCHEDULE-RESULT (\{.*\})\"", run.stdout).group(1).replace('\\"', '"'))
+    service = lab.ssh("vault", "cat /srv/kubedr/systemd/kubedr-backup.service").stdout
+    timer = lab.ssh("vault", "cat /srv/kubedr/systemd/kubedr-backup.timer").stdout
+    assert "Type=oneshot" in service
+    assert re.search(r"^ExecStart=/\S+/ansible-playbook -i /\S+ /\S+/playbooks/backup\.yml --skip-tags "
+                     r"etcd_backup_restic_setup$", service, re.M), service
+    assert "OnCalendar=*-*-* 02:30:00" in timer and "Persistent=true" in timer
+    if report["verified"]:
+        assert report["rc"] == 0, report
+    else:  # honest: no systemd-analyze on the host
+        assert "no systemd-analyze" in report["reason"], report
+    # a unit systemd rejects is refused
+    bad = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(lab.inventory),
+                          str(HERE / "playbooks" / "etcd_backup_schedule.yml"),
+                          "-e", "etcd_backup_schedule_on_calendar='every tuesday-ish'"],
+                         cwd=REPO, env=lab.env, capture_output=True, text=True, timeout=600, check=False)
+    if report["verified"]:
+        assert bad.returncode != 0, bad.stdout[-3000:]
+        assert "is not a systemd calendar expression" in bad.stdout
