@@ -12,11 +12,11 @@ short_description: Move directories out of the way instead of deleting them
 version_added: "0.1.0"
 description:
   - What DR roles do with the remnants of a broken node (old static pod manifests, kubeconfigs,
-    etcd data, kubelet state) before they rebuild it: keep a copy, by renaming, never by deleting.
+    etcd data, kubelet state) before they rebuild it. It keeps a copy by renaming, never by deleting.
   - A path that is a directory of its own is renamed to V(<parent>/.<name>.kubedr-aside-<stamp>).
     A path that is a mount point (a data disk, or a bind mount) cannot be renamed, so its entries
     move into V(<path>/.kubedr-aside-<stamp>/) instead. Either way the move is a rename on one file
-    system: instant, and nothing is copied or lost.
+    system, instant, and nothing is copied or lost.
   - Missing and empty paths are left alone, so a rerun after an interruption reports no change.
     Earlier aside directories (names starting with V(.kubedr-aside-)) are never moved again.
 author:

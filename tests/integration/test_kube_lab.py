@@ -114,9 +114,9 @@ def test_api_keeps_serving_without_one_control_plane_host(kube_lab):
         marker = f"kubedr-ha-{int(time.time())}"
         create = ("create", "configmap", marker, "-n", "default")
         wait_for(lambda: lab.kubectl(*create, check=False).returncode == 0, "API via the endpoint", 60)
-        for _ in range(6):  # the endpoint spreads connections: every one must find a live server
+        for attempt in range(6):  # the endpoint spreads connections: every one must find a live server
             got = kubectl(lab, "get", "configmap", marker, "-n", "default", "-o", "json")
-            assert got["metadata"]["name"] == marker
+            assert got["metadata"]["name"] == marker, attempt
     finally:
         lab.ssh("cp1", "systemctl start kubelet")
     wait_for(lambda: lab.ssh("cp1", ETCDCTL + "--endpoints https://127.0.0.1:2379 endpoint health",
