@@ -1,0 +1,284 @@
+"""playbooks/restore_etcd.yml (the etcd_restore role) on a kubeadm lab of its own: a snapshot taken with
+etcd_snapshot between a ConfigMap created before and one created after, refused restores (corrupt
+snapshot, a member unreachable) that touch nothing, a restore interrupted between the restore and the
+start of etcd and re-run to the end, a re-run of a finished restore, and a second restore of the same
+(by then another etcd cluster's) snapshot from the hosts' own copies."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lab import build, kube
+
+pytestmark = pytest.mark.lab
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+CLUSTER = "kube-shared"  # the shared kubeadm lab (conftest.py)
+CONTROL_PLANE = ["cp1", "cp2", "cp3"]
+ETCDCTL = ("etcdctl --cacert /etc/kubernetes/pki/etcd/ca.crt "
+           "--cert /etc/kubernetes/pki/etcd/healthcheck-client.crt "
+           "--key /etc/kubernetes/pki/etcd/healthcheck-client.key ")
+STATE_DIR = "/etc/kubernetes/kubedr-etcd-restore"
+UNUSED_ADDRESS = "198.18.19.99"  # in the lab's subnet, no host there
+CP_GROUP = f"{CLUSTER.replace('-', '_')}_control_plane"
+
+
+
+
+@pytest.fixture(scope="module")
+def snapshot(kube_lab, tmp_path_factory):
+    """ConfigMap `before`, a snapshot of cp1 fetched to the controller, then ConfigMap `after`."""
+    lab = kube_lab
+    lab.kubectl("create", "configmap", "before", "-n", "default")
+    out = tmp_path_factory.mktemp("snapshot")
+    run = lab.playbook("etcd_restore_snapshot.yml", "-e", "snapshot_host=cp1", "-e", f"fetch_dir={out}")
+    taken = json.loads(re.search(r'"SNAPSHOT (\{.*\})"', run.stdout).group(1).replace('\\"', '"'))
+    lab.kubectl("create", "configmap", "after", "-n", "default")
+    return {"path": out / "snapshot.db", "meta": taken}
+
+
+def restore(lab, *extra, inventory=None, check=True, timeout=1500):
+    """Run playbooks/restore_etcd.yml against the lab; returns the finished process."""
+    result = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(inventory or lab.inventory), "playbooks/restore_etcd.yml",
+         "-e", f"etcd_restore_hosts={CP_GROUP}",
+         "-e", json.dumps({"etcd_restore_confirm": f"restore {CLUSTER}",
+                           "etcd_restore_verify_present": [{"kind": "configmap", "name": "before",
+                                                            "namespace": "default"}],
+                           "etcd_restore_verify_absent": [{"kind": "configmap", "name": "after",
+                                                           "namespace": "default"}]}),
+         *extra],
+        cwd=REPO, env={**lab.env, "ANSIBLE_PIPELINING": "1"}, capture_output=True, text=True,
+        timeout=timeout, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(f"restore failed:\n{result.stdout[-8000:]}{result.stderr[-2000:]}")
+    return result
+
+
+def recap(result) -> dict[str, dict[str, int]]:
+    found = {}
+    for host, counts in re.findall(r"^(\w+)\s+:\s+(ok=.*)$", result.stdout, re.M):
+        found[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", counts)}
+    return found
+
+
+def task_results(result, task: str) -> list[str]:
+    """The per-host status lines (ok/changed/...) of a task in the playbook output."""
+    block = result.stdout.split(f"TASK [kubedr.kubeadm.etcd_restore : {task}]", 1)[1]
+    block = block.split("\nTASK [", 1)[0]
+    return re.findall(r"^(ok|changed|skipping|failed|fatal): \[(\w+)\]", block, re.M)
+
+
+def manifests(lab) -> dict[str, list[str]]:
+    return {h: sorted(lab.ssh(h, "ls /etc/kubernetes/manifests").stdout.split()) for h in CONTROL_PLANE}
+
+
+def etcd_cluster(lab) -> tuple[str, list[dict]]:
+    """(cluster id, members) as etcdctl on cp2 sees them."""
+    listing = json.loads(lab.ssh("cp2", ETCDCTL + "member list -w json").stdout)
+    return f"{listing['header']['cluster_id']:x}", listing["members"]
+
+
+def configmaps(lab) -> set[str]:
+    got = json.loads(lab.kubectl("get", "configmaps", "-n", "default", "-o", "json").stdout)
+    return {c["metadata"]["name"] for c in got["items"]}
+
+
+def wait_for(test, what: str, timeout: float = 300):
+    deadline = time.monotonic() + timeout
+    while True:
+        last = test()
+        if last:
+            return last
+        assert time.monotonic() < deadline, f"{what}: not within {timeout}s"
+        time.sleep(3)
+
+
+def untouched(lab, before_manifests, cluster_id):
+    """Nothing was touched: manifests in place, the same etcd cluster, `after` still there."""
+    assert manifests(lab) == before_manifests
+    assert etcd_cluster(lab)[0] == cluster_id
+    assert {"before", "after"} <= configmaps(lab)
+    for host in CONTROL_PLANE:
+        assert lab.ssh(host, f"ls {STATE_DIR}/runs 2>/dev/null || true").stdout.split() == []
+
+
+def test_corrupt_snapshot_is_refused_at_preflight(kube_lab, snapshot, tmp_path):
+    lab = kube_lab
+    before, cluster_id = manifests(lab), etcd_cluster(lab)[0]
+    assert all("etcd.yaml" in m and "kube-apiserver.yaml" in m for m in before.values())
+    corrupt = tmp_path / "snapshot.db"
+    data = bytearray(snapshot["path"].read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    corrupt.write_bytes(bytes(data))
+    result = restore(lab, "-e", f"etcd_restore_snapshot_src={corrupt}", check=False)
+    assert result.returncode != 0
+    assert "sha256 trailer does not match" in result.stdout
+    assert "Verify the snapshot" in result.stdout.split("fatal:")[0].rsplit("TASK [", 1)[1]
+    untouched(lab, before, cluster_id)
+
+
+def test_unreachable_member_is_refused_at_preflight(kube_lab, snapshot, tmp_path):
+    lab = kube_lab
+    before, cluster_id = manifests(lab), etcd_cluster(lab)[0]
+    inventory = tmp_path / "inventory"
+    shutil.copytree(lab.inventory, inventory)
+    hosts = yaml.safe_load((inventory / "hosts.yml").read_text())
+    group = hosts["all"]["children"]["dc_dc1"]["children"][f"cluster_{CLUSTER.replace('-', '_')}"]
+    group["children"][CP_GROUP]["hosts"]["cp3"]["ansible_host"] = UNUSED_ADDRESS
+    (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    result = restore(lab, "-e", f"etcd_restore_snapshot_src={snapshot['path']}",
+                     "-e", "ansible_ssh_timeout=5", inventory=inventory, check=False)
+    assert result.returncode != 0
+    assert recap(result)["cp3"]["unreachable"] == 1
+    assert all(counts["changed"] == 0 for counts in recap(result).values())
+    untouched(lab, before, cluster_id)
+
+
+def test_restore_interrupted_before_etcd_starts_finishes_on_rerun(kube_lab, snapshot):
+    lab = kube_lab
+    old_cluster_id, old_members = etcd_cluster(lab)
+    source = ["-e", f"etcd_restore_snapshot_src={snapshot['path']}"]
+    started = time.monotonic()
+    first = restore(lab, *source, "-e", "etcd_restore_stop_after=restore")
+    run_dir = f"{STATE_DIR}/runs/{snapshot['meta']['sha256'][:16]}"
+    for host in CONTROL_PLANE:
+        # interrupted between steps 3 and 4: etcd and the API server parked, the data restored
+        assert "etcd.yaml" not in manifests(lab)[host] and "kube-apiserver.yaml" not in manifests(lab)[host]
+        parked = lab.ssh(host, f"ls {run_dir}/manifests").stdout.split()
+        assert sorted(parked) == ["etcd.yaml", "kube-apiserver.yaml"]
+        markers = lab.ssh(host, f"ls {run_dir}").stdout.split()
+        assert sorted(markers) == ["manifests", "restored.json", "started.json", "stopped"]
+        marker = json.loads(lab.ssh(host, "cat /var/lib/etcd/.kubedr-restore.json").stdout)
+        assert marker["snapshot_sha256"] == snapshot["meta"]["sha256"]
+        assert marker["initial_cluster"].count("=https://") == 3
+        assert lab.ssh(host, "ls -d /var/lib/etcd/.kubedr-moved-*").stdout.strip()  # old data kept
+    assert lab.kubectl("get", "nodes", check=False).returncode != 0  # the API is down
+    stopped = task_results(first, "Stop every API server (manifest parked in the run directory)")
+    assert sorted(stopped) == [("changed", h) for h in CONTROL_PLANE]
+
+    second = restore(lab, *source)
+    elapsed = time.monotonic() - started
+    # the re-run resumed: stopping again and restoring again changed nothing
+    restored = task_results(second, "Restore the snapshot into every member's data dir"
+                                    " (old data moved aside)")
+    assert sorted(restored) == [("ok", h) for h in CONTROL_PLANE]
+    assert sorted(task_results(second, "Then stop every etcd")) == [("ok", h) for h in CONTROL_PLANE]
+    started_etcd = task_results(second, "Start etcd on every member together")
+    assert sorted(started_etcd) == [("changed", h) for h in CONTROL_PLANE]
+    rto = float(re.search(r"RTO ([0-9.]+)s", second.stdout).group(1))
+    assert 0 < rto <= elapsed + 5  # counted from the first run's step 2, across the interruption
+
+    # a new etcd cluster of the same three voting members, all healthy
+    new_cluster_id, members = etcd_cluster(lab)
+    assert new_cluster_id != old_cluster_id
+    assert sorted(m["name"] for m in members) == CONTROL_PLANE
+    assert sorted(m["peerURLs"][0] for m in members) == sorted(m["peerURLs"][0] for m in old_members)
+    assert not any(m.get("isLearner") for m in members)
+    health = lab.ssh("cp1", ETCDCTL + "--endpoints " + ",".join(
+        f"https://{lab.address(h)}:2379" for h in CONTROL_PLANE) + " endpoint health")
+    assert health.stdout.count("is healthy") == 3
+    status = json.loads(lab.ssh("cp1", ETCDCTL + "endpoint status -w json").stdout)[0]["Status"]
+    assert status["header"]["revision"] > 1_000_000_000  # bump_revision
+    # the objects of the snapshot, not those created after it
+    names = configmaps(lab)
+    assert "before" in names and "after" not in names
+    nodes = json.loads(lab.kubectl("get", "nodes", "-o", "json").stdout)["items"]
+    for node in nodes:
+        assert {"type": "Ready", "status": "True"}.items() <= next(
+            c for c in node["status"]["conditions"] if c["type"] == "Ready").items()
+    assert len(nodes) == 5
+
+    def workload_running():
+        got = lab.kubectl("get", "pods", "-n", kube.WORKLOAD_NAMESPACE, "-o", "json").stdout
+        pods = json.loads(got)["items"]
+        return len(pods) == 3 and all(p["status"]["phase"] == "Running" for p in pods)
+    wait_for(workload_running, "StatefulSet pods Running", 180)
+    for host in CONTROL_PLANE:
+        lineage = json.loads(lab.ssh(host, f"cat {STATE_DIR}/lineage.json").stdout)
+        assert lineage["cluster_ids"] == [old_cluster_id, new_cluster_id]
+        done = json.loads(lab.ssh(host, f"cat {run_dir}/done.json").stdout)
+        assert float(done["rto_seconds"]) == rto
+
+
+def test_finished_restore_is_not_repeated(kube_lab, snapshot):
+    lab = kube_lab
+    cluster_id = etcd_cluster(lab)[0]
+    lab.kubectl("create", "configmap", "after", "-n", "default")  # written since the restore
+    try:
+        again = restore(lab, "-e", f"etcd_restore_snapshot_src={snapshot['path']}",
+                        "-e", json.dumps({"etcd_restore_verify_absent": []}))
+    finally:
+        lab.kubectl("delete", "configmap", "after", "-n", "default")
+    assert "already finished; nothing to do" in again.stdout
+    assert all(counts["changed"] == 0 for counts in recap(again).values()), recap(again)
+    assert etcd_cluster(lab)[0] == cluster_id
+
+
+def test_second_restore_of_the_older_snapshot_from_the_hosts(kube_lab, snapshot):
+    """The snapshot is now of an earlier etcd cluster of this same Kubernetes cluster: lineage.json lets
+    it in; the copies already on the hosts are used."""
+    lab = kube_lab
+    cluster_id = etcd_cluster(lab)[0]
+    lab.kubectl("create", "configmap", "after", "-n", "default", check=False)  # still there when run alone
+    assert "after" in configmaps(lab)
+    made = lab.ansible(CP_GROUP, "-m", "ansible.builtin.file", "-a",
+                       "path=/srv/kubedr-restore-test state=directory mode=0700")
+    assert made.returncode == 0, made.stdout + made.stderr
+    for name in ("snapshot.db", "snapshot.db.json"):
+        src, dest = snapshot["path"].parent / name, f"/srv/kubedr-restore-test/{name}"
+        copied = lab.ansible(CP_GROUP, "-m", "ansible.builtin.copy", "-a", f"src={src} dest={dest} mode=0600")
+        assert copied.returncode == 0, copied.stdout + copied.stderr
+    result = restore(lab, "-e", "etcd_restore_snapshot_path=/srv/kubedr-restore-test/snapshot.db",
+                     "-e", "etcd_restore_run_id=second")
+    assert "RTO" in result.stdout
+    new_id = etcd_cluster(lab)[0]
+    assert new_id != cluster_id
+    names = configmaps(lab)
+    assert "before" in names and "after" not in names
+    lineage = json.loads(lab.ssh("cp3", f"cat {STATE_DIR}/lineage.json").stdout)
+    assert lineage["cluster_ids"][-2:] == [cluster_id, new_id]
+
+
+def test_restic_source_by_revision_tag_passes_preflight(kube_lab, snapshot):
+    """A snapshot found in a restic repository by its `revision:<n>` tag, restored into the staging
+    directory on every host and verified; `--tags etcd_restore_preflight` stops before anything else.
+    The repository is a local path every lab host sees (/var/tmp is the machine's)."""
+    lab = kube_lab
+    restic = str(build.binary("restic", "0.19.1"))
+    root = lab.dir.parent / "restic"  # under /var/tmp, which the lab hosts share with this machine
+    root.mkdir()
+    repo, password = root / "repo", root / "password"
+    password.write_text("kubedr-itest-restic\n")
+    env = {"RESTIC_REPOSITORY": str(repo), "RESTIC_PASSWORD_FILE": str(password), "HOME": str(root),
+           "PATH": "/usr/bin:/bin"}
+    subprocess.run([restic, "init"], env=env, check=True, capture_output=True, timeout=120)
+    revision = snapshot["meta"]["revision"]
+    for tag in (f"revision:{revision}", "revision:1"):  # a decoy with another revision, taken later
+        subprocess.run([restic, "backup", "--tag", tag, "--tag", "etcd", "snapshot.db", "snapshot.db.json"],
+                       cwd=snapshot["path"].parent, env=env, check=True, capture_output=True, timeout=120)
+    before = manifests(lab)
+    result = restore(lab, "--tags", "etcd_restore_preflight",
+                     "-e", json.dumps({"etcd_restore_restic_repository": str(repo),
+                                       "etcd_restore_restic_password_file": str(password),
+                                       "etcd_restore_restic_path": restic,
+                                       "etcd_restore_restic_snapshot": f"revision:{revision}",
+                                       "etcd_restore_restic_tags": ["etcd"],
+                                       "etcd_restore_run_id": "restic"}))
+    said = re.search(r"starting restore restic of cluster \S+ from (\S+) \(sha256 (\w+), revision (\d+)\)",
+                     result.stdout)
+    assert said, result.stdout[-3000:]
+    assert said.group(1).startswith(f"{STATE_DIR}/snapshots/restic-")
+    assert said.group(1).endswith("/snapshot.db")
+    assert said.group(2) == snapshot["meta"]["sha256"][:16] and int(said.group(3)) == revision
+    assert manifests(lab) == before
+    assert "Stop every API server" not in result.stdout
