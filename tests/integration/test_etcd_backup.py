@@ -34,8 +34,6 @@ PKI_REQUIRED = ["ca.crt", "ca.key", "sa.key", "sa.pub", "front-proxy-ca.crt", "f
                 "etcd/ca.crt", "etcd/ca.key"]
 
 
-
-
 def backup(lab, *args: str) -> tuple[subprocess.CompletedProcess, dict | None]:
     """Run playbooks/backup.yml; the result and the parsed summary line (None when there is none)."""
     result = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(lab.inventory), "playbooks/backup.yml",

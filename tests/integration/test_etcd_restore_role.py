@@ -32,8 +32,6 @@ UNUSED_ADDRESS = "198.18.19.99"  # in the lab's subnet, no host there
 CP_GROUP = f"{CLUSTER.replace('-', '_')}_control_plane"
 
 
-
-
 @pytest.fixture(scope="module")
 def snapshot(kube_lab, tmp_path_factory):
     """ConfigMap `before`, a snapshot of cp1 fetched to the controller, then ConfigMap `after`."""
