@@ -137,8 +137,8 @@ class EtcdCluster:
         return self
 
     def wait_ready(self, timeout: float = 20.0) -> None:
-        """Until every running member answers status and agrees on a leader (and, on 3.6,
-        reports its storage version, which settles a moment after the leader is elected)."""
+        """Until every running member answers status and agrees on a leader (and, on 3.6, has
+        migrated its storage version to 3.6, which happens a moment after the leader is elected)."""
         from ansible_collections.kubedr.kubeadm.plugins.module_utils.etcd_client import EtcdClient, EtcdError
 
         deadline = time.monotonic() + timeout
@@ -151,7 +151,10 @@ class EtcdCluster:
                 statuses = [EtcdClient(m.client_url, timeout=2, **self.tls()).status()
                             for m in self.members if m.running]
                 leaders = {s["leader"] for s in statuses}
-                unsettled = self.version.startswith("3.6") and any(not s["storage_version"] for s in statuses)
+                # a new 3.6 member reports storage version 3.5.0 first, then migrates it to 3.6.0
+                minor = ".".join(self.version.split(".")[:2]) + "."
+                unsettled = self.version.startswith("3.6") and any(
+                    not (s["storage_version"] or "").startswith(minor) for s in statuses)
                 if len(leaders) == 1 and 0 not in leaders and not unsettled:
                     return
                 last = f"leaders seen: {leaders}, storage version unsettled: {unsettled}"
