@@ -18,8 +18,9 @@ pytestmark = pytest.mark.lab
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
 BIN = Path(sys.executable).parent
+SPEC = HERE / "etcd_backup_lab_spec.toml"
 VARS = HERE / "etcd_backup_vars.yml"
-CLUSTER = "kube-shared"  # the shared kubeadm lab (conftest.py)
+CLUSTER = "kdb-backup"
 CONTROL_PLANE = ["cp1", "cp2", "cp3"]
 PASSWORD_FILE = "/srv/kubedr/restic-password"
 DIR_ROOT = f"/srv/kubedr/etcd-backup-sets/{CLUSTER}"
@@ -32,6 +33,13 @@ SUMMARY = re.compile(r"etcd backup (?P<cluster>\S+): revision=(?P<revision>\d+) 
                      r"new=(?P<new>\w+)")
 PKI_REQUIRED = ["ca.crt", "ca.key", "sa.key", "sa.pub", "front-proxy-ca.crt", "front-proxy-ca.key",
                 "etcd/ca.crt", "etcd/ca.key"]
+
+
+@pytest.fixture(scope="module")
+def kube_lab(own_lab_module):
+    lab = own_lab_module
+    lab.run("up", "--kube", "--spec", str(SPEC), timeout=3600)
+    return lab
 
 
 def backup(lab, *args: str) -> tuple[subprocess.CompletedProcess, dict | None]:
@@ -232,7 +240,7 @@ def test_backup_refuses_without_quorum(kube_lab, first_run):
     try:
         result, summary = backup(lab, "--skip-tags", "etcd_backup_restic_setup")
         assert result.returncode != 0 and summary is None
-        assert f"cluster {CLUSTER}: etcd quorum is lost" in result.stdout, result.stdout[-4000:]
+        assert "cluster kdb-backup: etcd quorum is lost" in result.stdout, result.stdout[-4000:]
         assert "etcd_backup_allow_no_quorum=true" in result.stdout
         assert len(snapshots(lab, "etcd")) == before  # nothing was stored
     finally:
