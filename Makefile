@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: venv deps binaries kube-binaries lint unit integration molecule test lab lab-kube lab-down clean
+.PHONY: venv deps binaries kube-binaries lint unit integration integration-extended molecule test lab lab-kube lab-down clean
 
 venv: $(VENV)/.installed  ## the project virtualenv, from pyproject.toml
 $(VENV)/.installed: pyproject.toml
@@ -34,7 +34,11 @@ unit: venv binaries
 	pytest tests/unit
 
 integration: venv deps binaries kube-binaries
-	pytest tests/integration
+	pytest tests/integration -m "not extended"
+
+# Tests on kubeadm labs of their own that CI's time budget leaves out (see README).
+integration-extended: venv deps binaries kube-binaries
+	pytest tests/integration -m extended
 
 # Molecule runs on a lab of its own, so a developer's lab survives `make test`.
 molecule: export KUBEDR_LAB_SPEC = $(CURDIR)/molecule/lab_spec.toml
