@@ -22,14 +22,21 @@ from lab import build, kube
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-CLUSTER = "kube-shared"  # the shared kubeadm lab (conftest.py)
+SPEC = Path(__file__).with_name("etcd_restore_lab_spec.toml")
+CLUSTER = "kube-restore"
 CONTROL_PLANE = ["cp1", "cp2", "cp3"]
 ETCDCTL = ("etcdctl --cacert /etc/kubernetes/pki/etcd/ca.crt "
            "--cert /etc/kubernetes/pki/etcd/healthcheck-client.crt "
            "--key /etc/kubernetes/pki/etcd/healthcheck-client.key ")
 STATE_DIR = "/etc/kubernetes/kubedr-etcd-restore"
-UNUSED_ADDRESS = "198.18.19.99"  # in the lab's subnet, no host there
+UNUSED_ADDRESS = "198.18.16.99"  # in the lab's subnet, no host there
 CP_GROUP = f"{CLUSTER.replace('-', '_')}_control_plane"
+
+
+@pytest.fixture(scope="module")
+def kube_lab(own_lab_module):
+    own_lab_module.run("up", "--kube", "--spec", str(SPEC), timeout=3600)
+    return own_lab_module
 
 
 @pytest.fixture(scope="module")
