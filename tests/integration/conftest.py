@@ -18,8 +18,8 @@ from lab import proc
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SPEC = Path(__file__).with_name("lab_spec.toml")
-# The kubeadm lab the test modules share (a bring-up costs 2-3 minutes): every module leaves the
-# cluster healthy, with its own objects; modules that wreck hosts rebuild them before they end.
+# The kubeadm lab of the kube_lab fixture; modules that wreck hosts rebuild them before they end,
+# so it could serve several modules (it did not stay reliable across the backup and restore tests).
 KUBE_SPEC = Path(__file__).with_name("kube_shared_spec.toml")
 
 
@@ -123,9 +123,10 @@ def lab(root, tmp_path_factory):
         yield lab
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def kube_lab(root):
-    """The shared kubeadm lab (lab/kube.py), up for the whole session and always torn down."""
+    """A kubeadm lab (lab/kube.py) for one test module, always torn down after it: one kubeadm
+    lab at a time keeps the 2-core machine's timings sane."""
     with _lab() as lab:
         lab.run("up", "--kube", "--spec", str(KUBE_SPEC), timeout=3600)
         yield lab
