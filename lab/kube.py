@@ -487,7 +487,8 @@ def teardown(state: State, log) -> list[str]:
             continue
         try:
             for directory, _, _ in sorted(os.walk(root), key=lambda w: -len(w[0])):
-                os.rmdir(directory)
+                with contextlib.suppress(FileNotFoundError):  # runc may remove a container's own first
+                    os.rmdir(directory)
         except OSError as exc:
             problems.append(f"cgroup {root}: {exc}")
             continue
