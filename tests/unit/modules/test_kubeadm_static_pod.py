@@ -161,6 +161,8 @@ def test_processes_are_told_apart_by_network_namespace():
     port = free_port()
     here = subprocess.Popen([NAME, "-c", SERVER, str(port)], executable=sys.executable)
     try:
+        # Popen returns once exec has begun; /proc shows the new argv a moment later.
+        _wait_for_argv0([here.pid])
         assert here.pid in static_pods.processes(NAME)
         unshare = subprocess.run(["unshare", "--net", "true"], check=False)
         if unshare.returncode != 0:
@@ -169,12 +171,7 @@ def test_processes_are_told_apart_by_network_namespace():
                                   "import os, sys; os.execv(sys.executable, ['" + NAME + "', '-c',"
                                   " 'import time; time.sleep(60)'])"])
         try:
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                names = {int(p): static_pods._argv0(int(p)) for p in os.listdir("/proc") if p.isdigit()}
-                if NAME in [names.get(c) for c in _children(other.pid)]:
-                    break
-                time.sleep(0.1)
+            _wait_for_argv0(_children(other.pid), refresh=lambda: _children(other.pid))
             assert static_pods.processes(NAME) == [here.pid]
         finally:
             other.kill()
@@ -182,6 +179,15 @@ def test_processes_are_told_apart_by_network_namespace():
     finally:
         here.kill()
         here.wait()
+
+
+def _wait_for_argv0(pids, refresh=None, timeout=10):
+    """Wait until one of `pids` shows NAME as its argv[0]."""
+    deadline = time.monotonic() + timeout
+    while NAME not in [static_pods._argv0(pid) for pid in pids]:
+        assert time.monotonic() < deadline, f"no process of {pids} became {NAME} within {timeout}s"
+        time.sleep(0.05)
+        pids = refresh() if refresh else pids
 
 
 def _children(pid):
