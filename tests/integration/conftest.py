@@ -32,7 +32,15 @@ class Lab:
         self.env = {**os.environ, "KUBEDR_LAB_DIR": str(self.dir),
                     "KUBEDR_LAB_INVENTORY": str(self.inventory), "PATH": f"{BIN}:{os.environ['PATH']}"}
 
+    @staticmethod
+    def spec(path: Path) -> Path:
+        """The spec file to use for `path`: the file of that name in $KUBEDR_TEST_SPEC_DIR when set
+        (copies with other prefixes and subnets let a second test run share the machine with CI)."""
+        other = os.environ.get("KUBEDR_TEST_SPEC_DIR")
+        return Path(other) / Path(path).name if other else Path(path)
+
     def run(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+        args = tuple(str(self.spec(a)) if i and args[i - 1] == "--spec" else a for i, a in enumerate(args))
         result = subprocess.run([sys.executable, "-m", "lab", *args], cwd=REPO, env=self.env,
                                 capture_output=True, text=True, timeout=timeout, check=False)
         if check and result.returncode != 0:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,6 @@ from lab import kube
 
 pytestmark = pytest.mark.lab
 SPEC = Path(__file__).with_name("kube_lab_spec.toml")
-PREFIX = "kdq"
 CONTROL_PLANE = ["cp1", "cp2", "cp3"]
 WORKERS = ["w1", "w2"]
 ETCDCTL = ("etcdctl --cacert /etc/kubernetes/pki/etcd/ca.crt "
@@ -143,7 +143,7 @@ def test_down_leaves_nothing_behind(kube_lab):
     assert cgroups
     pids = lab.recorded_pids()
     lab.run("down", timeout=600)
-    assert lab.leftovers(PREFIX, pids) == []
+    assert lab.leftovers(tomllib.loads(lab.spec(SPEC).read_text())["lab"]["prefix"], pids) == []
     assert [c for c in cgroups if Path(c).exists()] == []
     for key, value in state["sysctls"].items():
         assert Path("/proc/sys", key.replace(".", "/")).read_text().strip() == value
