@@ -57,8 +57,10 @@ options:
   unlock_stale:
     description:
       - When restic still cannot lock the repository after O(retry_lock), run C(restic unlock), which
-        removes only stale locks (their process is gone on the same host, or they are more than 30
-        minutes old), and retry once. A warning says so.
+        removes only stale locks (their process is gone on the same host, or they were not refreshed for
+        30 minutes; a running restic refreshes its locks every 5 minutes), and retry once. A warning says so.
+      - When C(restic unlock) removed nothing, the lock is live; the task fails at once with a message
+        naming the lock holder, and the lock is left alone. C(--remove-all) is never used.
       - When false, a locked repository fails the task with a message naming the lock holder.
     type: bool
     default: false

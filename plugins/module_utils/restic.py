@@ -10,6 +10,11 @@ restic facts this relies on (probed with restic 0.19.1):
 - exit codes: 0 ok, 1 fatal error, 3 backup could not read some source data (the snapshot was still
   written), 10 repository does not exist, 11 failed to lock the repository, 12 wrong password,
   130 interrupted;
+- a lock is stale when its process is gone on the host that took it, or when it was not refreshed for
+  30 minutes (a running restic refreshes its locks every 5 minutes); `restic unlock` removes only
+  those and prints nothing with --json, so the locks are listed before and after it;
+- when ssh (sftp backend) cannot connect, restic exits 1 after "unable to start the sftp session",
+  with ssh's own error on stderr as plain text;
 - the repository and its password are read from RESTIC_REPOSITORY and RESTIC_PASSWORD(_FILE), so
   neither has to be on the command line.
 """
@@ -29,6 +34,14 @@ RC_NO_REPOSITORY = 10
 RC_LOCKED = 11
 RC_WRONG_PASSWORD = 12
 RC_INTERRUPTED = 130
+
+# restic (or the ssh it runs for sftp) could not reach the backend at all
+_UNREACHABLE = re.compile(
+    r"unable to start the sftp session|ssh: connect to host|connection refused|no route to host|"
+    r"connection timed out|network is unreachable|i/o timeout|host key verification failed|"
+    r"permission denied \(publickey|could not resolve hostname|name or service not known|no such host|"
+    r"connection reset by peer|connection closed by remote host", re.I)
+_LOCK_ID = re.compile(r"^[0-9a-f]{64}$")
 
 # scheme://user:password@host... anywhere in a repository string (rest:https://, s3:https://, ...)
 _URL_CREDENTIALS = re.compile(
@@ -181,8 +194,11 @@ class Restic:
         argv = [self.binary] + self.global_args(locking) + list(args)
         result = self._run(argv, parse)
         if result.rc == RC_LOCKED and self.params.get("unlock_stale") and RC_LOCKED not in ok:
-            self._unlock_stale(result)
+            if not self._unlock_stale(result):
+                raise self.error(args[0], result, argv, live_lock=True)
             result = self._run(argv, parse)
+            if result.rc == RC_LOCKED:  # what is left after the stale locks went is live
+                raise self.error(args[0], result, argv, live_lock=True)
         if result.rc not in ok:
             raise self.error(args[0], result, argv)
         return result
@@ -198,29 +214,56 @@ class Restic:
             data = parse_json_lines(stdout)
         return ResticResult(rc, stdout, stderr, data, error_messages(stderr))
 
+    def locks(self):
+        """IDs of the lock files in the repository (`restic list locks`, which takes no lock itself)."""
+        result = self.run(["list", "locks", "--no-lock"], locking=False, parse=None)
+        return {line.strip() for line in result.stdout.splitlines() if _LOCK_ID.match(line.strip())}
+
     def _unlock_stale(self, locked):
-        """`restic unlock` (stale locks only: dead process on this host, or older than 30 minutes)."""
+        """`restic unlock`: removes only stale locks (their process is gone on this host, or they were
+        not refreshed for 30 minutes). True when it removed any (worth a retry), False when every lock
+        is live; never `--remove-all`, which would also remove the locks of running processes."""
+        before = self.locks()
         self.run(["unlock"], locking=False, parse=None)
+        removed = before - self.locks()
+        if not removed:
+            return False
         self.warnings.append(
             f"restic repository {self.location} was locked ({'; '.join(locked.messages) or 'no details'});"
-            " removed stale locks with `restic unlock` (unlock_stale=true) and retried")
+            f" removed {len(removed)} stale lock(s) with `restic unlock` (unlock_stale=true, stale locks"
+            " only) and retried")
+        return True
 
-    def error(self, verb, result, argv):
+    def error(self, verb, result, argv, live_lock=False):
         """A ResticError whose message says what went wrong with `restic <verb>` and how to fix it."""
         detail = "; ".join(result.messages) or result.stderr.strip() or result.stdout.strip()[-2000:]
         where = f"restic repository {self.location}"
+        retry = self.params.get("retry_lock") or "0s"
         if result.rc == RC_NO_REPOSITORY:
-            msg = (f"{where} does not exist: create it with kubedr.kubeadm.restic_repository (restic init),"
-                   f" or check the repository option ({detail})")
+            msg = (f"{where} does not exist: create it with the kubedr.kubeadm.restic role or"
+                   " kubedr.kubeadm.restic_repository (restic init), or correct the repository location"
+                   f" ({detail})")
         elif result.rc == RC_WRONG_PASSWORD:
             msg = (f"wrong password for {where}: no key in the repository opens with the given password"
                    f" or password_file; fix the password (the repository was left untouched) ({detail})")
+        elif result.rc == RC_LOCKED and live_lock:
+            msg = (f"{where} is locked by a running restic process and stayed locked for retry_lock={retry}"
+                   f" ({detail}); that lock is live (not stale), so it was left in place: wait for that"
+                   " process to finish and run again, or raise retry_lock to wait longer; never remove a"
+                   " live lock (restic unlock --remove-all), that would let two processes change the"
+                   " repository at once")
         elif result.rc == RC_LOCKED:
-            msg = (f"{where} is locked by another restic process ({detail}); wait for it to finish, raise"
-                   " retry_lock, or, if that process is gone, remove stale locks with unlock_stale=true"
-                   " (restic unlock)")
+            msg = (f"{where} is locked by another restic process and stayed locked for retry_lock={retry}"
+                   f" ({detail}); wait for it to finish or raise retry_lock; if that process is gone"
+                   " (killed, host rebooted), set unlock_stale=true to remove its stale lock with"
+                   " `restic unlock` (stale locks only)")
         elif result.rc == RC_INTERRUPTED:
             msg = f"restic {verb} on {where} was interrupted ({detail})"
+        elif _UNREACHABLE.search(detail):
+            msg = (f"cannot reach the backend of {where} ({detail}): check that the repository host is up"
+                   " and its SSH server (sftp) or REST server is running and reachable from this host"
+                   " (routes, firewall), and for sftp that this host's SSH key is authorized there and"
+                   " its host key trusted (the kubedr.kubeadm.restic role sets both up)")
         else:
             msg = f"restic {verb} on {where} failed with rc {result.rc}: {detail or 'no error message'}"
         return ResticError(self.mask(msg), rc=result.rc, command=self.mask(" ".join(argv)),
@@ -229,7 +272,7 @@ class Restic:
     def snapshots(self, ids=(), host=None, tags=None, paths=None):
         """Snapshots matching the filters, oldest first (restic's `snapshots --json`)."""
         args = ["snapshots"] + filter_args(host, tags, paths) + list(ids)
-        result = self.run(args, locking=False)
+        result = self.run(args)  # a shared lock: waits out an exclusive one for up to retry_lock
         snapshots = result.data if isinstance(result.data, list) else []
         return sorted(snapshots, key=lambda s: s.get("time") or "")
 

@@ -255,7 +255,7 @@ def resolve_snapshot(restic, params):
 
 def subpath_node(restic, snapshot_id, subpath):
     """restic's node for `subpath` in the snapshot (uid, gid, mode), or None."""
-    listing = restic.run(["ls", snapshot_id, subpath], locking=False, parse="lines").data
+    listing = restic.run(["ls", snapshot_id, subpath], parse="lines").data
     for node in listing:
         if node.get("struct_type") == "node" and node.get("path", "").rstrip("/") == subpath.rstrip("/"):
             return node

@@ -12,7 +12,8 @@ short_description: List the snapshots of a restic repository
 version_added: "0.1.0"
 description:
   - Lists snapshots with C(restic snapshots), optionally filtered by host, tags and paths, oldest first.
-  - Reads without locking the repository.
+  - Changes nothing; like every restic read it takes a shared lock, so it waits up to O(retry_lock) while
+    another process holds the repository exclusively (a prune, check or forget).
 author:
   - kubedr contributors (@kubedr)
 options:

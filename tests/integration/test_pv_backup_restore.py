@@ -2,12 +2,19 @@
 local PVs of w1/w2) backed up with playbooks/backup_pvs.yml into one shared sftp restic repository on the
 vault host (set up by the restic role), its data then changed and destroyed on the workers, and
 restored with playbooks/restore_pvs.yml; plus the failure paths: a pre hook that fails, a wrong
-password during a backup that scaled the StatefulSet down, a wrong password for a restore."""
+password during a backup that scaled the StatefulSet down, a wrong password for a restore, a missing
+repository, a stale lock left by a killed restic, a live lock held by a running one, and the vault's sshd
+out of reach. Each fails (or, for the stale lock, goes through) with a clear message, the StatefulSet
+back at 3 Ready replicas, and no data lost."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import re
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -300,3 +307,204 @@ def test_restore_brings_back_exactly_the_backed_up_data(kube_lab, backed_up):
         == []
     )
     print(f"backup {getattr(lab, 'backup_seconds', 0):.0f}s, restore {lab.restore_seconds:.0f}s")
+
+
+# --- error cases: missing repository, stale and live locks, repository host unreachable -------------
+
+
+def lock_ids(lab) -> set[str]:
+    """Lock files of the shared repository, read on the vault host's /srv through the lab directory."""
+    locks = lab.dir / "hosts" / "vault" / REPOSITORY_PATH.lstrip("/") / "locks"
+    return {p.name for p in locks.iterdir() if re.fullmatch("[0-9a-f]{64}", p.name)}
+
+
+def restic_env(lab) -> str:
+    return (
+        f"RESTIC_REPOSITORY=sftp:root@{lab.address('vault')}:{REPOSITORY_PATH}"
+        f" RESTIC_PASSWORD_FILE={PASSWORD_FILE}"
+    )
+
+
+def is_restic_check(pid: int) -> bool:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return argv[0].endswith(b"restic") and b"check" in argv
+
+
+@contextlib.contextmanager
+def exclusive_lock(lab, node: str):
+    """A `restic check --read-data` on `node` holding the repository's exclusive lock, frozen with SIGSTOP
+    (its process exists: a live lock). Yields (pid, lock id). The lab hosts share this machine's pid
+    namespace, so the test signals it by the pid the node printed; at the end it is killed by that pid and
+    its stale lock removed with `restic unlock` on the node."""
+    before = lock_ids(lab)
+    pid = int(
+        lab.ssh(
+            node,
+            f"{restic_env(lab)} nohup {RESTIC} --no-cache check --read-data"
+            " >/dev/null 2>&1 </dev/null & echo $!",
+        ).stdout.split()[-1]
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not lock_ids(lab) - before:
+            # right after `&` the pid may still be the shell or nohup, before it execs restic
+            assert Path(f"/proc/{pid}/cmdline").exists(), "restic check ended before it took its lock"
+            assert time.monotonic() < deadline, "restic check took no lock"
+            time.sleep(0.005)
+        assert is_restic_check(pid), f"pid {pid} is not the restic check started here"
+        os.kill(pid, signal.SIGSTOP)
+        yield pid, (lock_ids(lab) - before).pop()
+    finally:
+        if is_restic_check(pid):
+            os.kill(pid, signal.SIGKILL)
+        # until it is reaped, restic on the node still sees the process and calls its lock live
+        wait_for(lambda: not Path(f"/proc/{pid}").exists(), "the killed restic reaped", 60)
+        lab.ssh(node, f"{restic_env(lab)} {RESTIC} unlock", check=False)
+
+
+@pytest.fixture(scope="module")
+def ballast(kube_lab, backed_up):
+    """64 MiB of random data in the repository (its own restic host), so `restic check --read-data`
+    holds its lock long enough to be caught."""
+    lab = kube_lab
+    node = backed_up["where"][PODS[0]][0]
+    lab.ssh(node, "mkdir -p /srv/kubedr/ballast && head -c 67108864 /dev/urandom > /srv/kubedr/ballast/blob")
+    lab.ssh(node, f"{restic_env(lab)} {RESTIC} backup -q --host {CLUSTER}/lock-ballast /srv/kubedr/ballast")
+    return node
+
+
+def assert_scaled_back(lab):
+    wait_for(lambda: all_ready(lab), "StatefulSet back at 3 Ready replicas", 180)
+    assert ANNOTATION not in statefulset(lab)["metadata"].get("annotations", {})
+
+
+def payload_intact(lab):
+    for pod in PODS:
+        assert in_pod(lab, pod, "sha256sum /data/payload").stdout.split()[0] == sha256(kube.payload(pod)), pod
+
+
+def test_missing_repository_fails_before_touching_anything(kube_lab, backed_up):
+    lab = kube_lab
+    missing = f"sftp:root@{lab.address('vault')}:{REPOSITORY_PATH}-missing"
+    generation = statefulset(lab)["metadata"]["generation"]
+    failed = playbook(
+        lab, "backup_pvs.yml", {"pv_backup_hook": "scale", "pv_backup_repository": missing}, expect_ok=False
+    )
+    assert "PV backup stopped before it started (no hook ran, nothing was backed up)" in failed.stdout
+    assert "does not exist: create it with the kubedr.kubeadm.restic role" in failed.stdout
+    assert statefulset(lab)["metadata"]["generation"] == generation, "the StatefulSet was touched"
+    restored = playbook(
+        lab,
+        "restore_pvs.yml",
+        {"pv_restore_confirm": True, "pv_restore_repository": missing},
+        expect_ok=False,
+    )
+    assert "does not exist" in restored.stdout
+    assert statefulset(lab)["metadata"]["generation"] == generation, "the StatefulSet was touched"
+    assert lab.ssh("vault", f"test -e {REPOSITORY_PATH}-missing", check=False).returncode != 0, "created"
+    assert_scaled_back(lab)
+    payload_intact(lab)
+
+
+def test_stale_lock_of_a_killed_restic_is_removed_and_the_backup_goes_through(kube_lab, backed_up, ballast):
+    lab = kube_lab
+    with exclusive_lock(lab, ballast) as (pid, lock):
+        os.kill(pid, signal.SIGKILL)  # gone: its exclusive lock is stale, and would block every backup
+        wait_for(lambda: not Path(f"/proc/{pid}").exists(), "the killed restic reaped", 60)
+        assert lock in lock_ids(lab)
+        in_pod(lab, PODS[1], "echo new > /data/after-stale-lock")  # so the backup takes a new snapshot
+        try:
+            run = playbook(lab, "backup_pvs.yml", {"pv_backup_hook": "scale", "pv_backup_retry_lock": "5s"})
+        finally:
+            in_pod(lab, PODS[1], "rm -f /data/after-stale-lock", check=False)
+        assert lock not in lock_ids(lab)
+        warnings = run.stdout + run.stderr  # Ansible prints warnings on stderr
+        assert "removed 1 stale lock(s)" in warnings and lock[:8] in warnings
+    assert_scaled_back(lab)
+    taken = [s for s in snapshots(lab, ballast) if s["hostname"] == f"{CLUSTER}/{NS}/data-{PODS[1]}"]
+    assert len(taken) >= 2, "no new snapshot of the changed volume"
+
+
+def test_live_lock_fails_clearly_is_left_alone_and_everything_is_scaled_back(kube_lab, backed_up, ballast):
+    lab = kube_lab
+    before = len(snapshots(lab, ballast))
+    with exclusive_lock(lab, ballast) as (pid, lock):
+        in_pod(lab, PODS[0], "echo new > /data/during-live-lock")  # a backup would take a new snapshot
+        try:
+            started = time.monotonic()
+            failed = playbook(
+                lab,
+                "backup_pvs.yml",
+                {"pv_backup_hook": "scale", "pv_backup_retry_lock": "5s"},
+                expect_ok=False,
+            )
+            waited = time.monotonic() - started
+        finally:
+            in_pod(lab, PODS[0], "rm -f /data/during-live-lock", check=False)
+        assert "PV backup failed for 1 group(s)" in failed.stdout
+        assert "locked by a running restic process and stayed locked for retry_lock=5s" in failed.stdout
+        assert f"locked exclusively by PID {pid}" in failed.stdout and "left in place" in failed.stdout
+        assert lock in lock_ids(lab) and is_restic_check(pid), "the live lock or its process was removed"
+        assert waited >= 5
+        assert_scaled_back(lab)
+
+        # a restore meets the lock while it lists the snapshots: before the StatefulSet is touched
+        generation = statefulset(lab)["metadata"]["generation"]
+        restore = playbook(
+            lab,
+            "restore_pvs.yml",
+            {"pv_restore_confirm": True, "pv_restore_retry_lock": "5s"},
+            expect_ok=False,
+        )
+        assert "locked by a running restic process" in restore.stdout
+        assert statefulset(lab)["metadata"]["generation"] == generation, "the StatefulSet was touched"
+        assert lock in lock_ids(lab)
+    assert len(snapshots(lab, ballast)) == before, "a snapshot was written under the live lock"
+    assert_scaled_back(lab)
+    payload_intact(lab)
+
+
+@contextlib.contextmanager
+def vault_ssh_refused(lab, nodes: set[str]):
+    """The vault's sshd out of reach for the workers: a REJECT rule (TCP reset) in the vault host's own
+    network namespace, for the workers' addresses only (the controller still reaches it); removed after."""
+    rules = [
+        f"INPUT -p tcp --dport 22 -s {lab.address(node)} -j REJECT --reject-with tcp-reset" for node in nodes
+    ]
+    for rule in rules:
+        lab.ssh("vault", f"iptables -I {rule}")
+    try:
+        yield
+    finally:
+        for rule in rules:
+            lab.ssh("vault", f"iptables -D {rule}", check=False)
+
+
+def test_repository_host_unreachable_fails_clearly_before_touching_anything(kube_lab, backed_up):
+    lab = kube_lab
+    nodes = {node for node, _path in backed_up["where"].values()}
+    generation = statefulset(lab)["metadata"]["generation"]
+    with vault_ssh_refused(lab, nodes):
+        failed = playbook(lab, "backup_pvs.yml", {"pv_backup_hook": "scale"}, expect_ok=False)
+        assert "PV backup stopped before it started" in failed.stdout
+        assert "cannot reach the backend of restic repository sftp:" in failed.stdout
+        assert "Connection refused" in failed.stdout
+        assert statefulset(lab)["metadata"]["generation"] == generation, "the StatefulSet was touched"
+        restore = playbook(lab, "restore_pvs.yml", {"pv_restore_confirm": True}, expect_ok=False)
+        assert "cannot reach the backend of restic repository" in restore.stdout
+        assert statefulset(lab)["metadata"]["generation"] == generation, "the StatefulSet was touched"
+        # with the stale-lock step off, the scale hook runs first and is undone after the failed backup
+        hooked = playbook(
+            lab,
+            "backup_pvs.yml",
+            {"pv_backup_hook": "scale", "pv_backup_unlock_stale": False},
+            expect_ok=False,
+        )
+        assert "PV backup failed for 1 group(s)" in hooked.stdout
+        assert "cannot reach the backend of restic repository" in hooked.stdout
+    assert_scaled_back(lab)
+    payload_intact(lab)
+    assert playbook(lab, "backup_pvs.yml").returncode == 0, "the backup does not work again once reachable"

@@ -122,7 +122,8 @@ def start_slow_backup(repo, src):
     proc = subprocess.Popen([str(repo.restic), "--no-cache", "backup", "-q", str(src)], env=env)
     locks = __import__("pathlib").Path(repo.repository) / "locks"
     deadline = time.monotonic() + 20
-    while not any(locks.iterdir()):
+    # the local backend writes <id>-tmp-<n> and renames it: wait for the lock file itself
+    while not any(len(p.name) == 64 for p in locks.iterdir()):
         assert proc.poll() is None, "backup ended before it was killed"
         assert time.monotonic() < deadline, "no lock appeared"
         time.sleep(0.05)
