@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: venv deps binaries kube-binaries lint unit integration integration-extended molecule test lab lab-kube lab-down clean
+.PHONY: venv deps binaries kube-binaries lint unit integration integration-extended molecule test lab lab-etcd lab-down clean
 
 venv: $(VENV)/.installed  ## the project virtualenv, from pyproject.toml
 $(VENV)/.installed: pyproject.toml
@@ -45,19 +45,21 @@ molecule: export KUBEDR_LAB_SPEC = $(CURDIR)/molecule/lab_spec.toml
 molecule: export KUBEDR_LAB_DIR = /var/lib/kubedr-molecule
 molecule: export KUBEDR_LAB_INVENTORY = $(CURDIR)/.cache/molecule-inventory
 molecule: export MOLECULE_GLOB = molecule/*/molecule.yml
-molecule: venv deps binaries
+molecule: venv deps binaries kube-binaries
+	molecule destroy --all  # the lab down and molecule's state reset: a stale "created" would skip create
 	molecule test --all
 
 test: lint unit integration molecule  ## the whole test suite
 
-lab: deps binaries  ## the main job on the built-in lab
+lab: deps binaries kube-binaries  ## the main job on the built-in lab: a kubeadm HA cluster, backed up
+	$(PY) -m lab up --kube
+	$(PY) -m lab status
+	ansible-playbook playbooks/backup.yml -i inventories/lab
+
+lab-etcd: deps binaries  ## a lighter lab: the hosts with a kubeadm-style TLS etcd cluster, no Kubernetes
 	$(PY) -m lab up --etcd
 	$(PY) -m lab status
 	ansible-playbook playbooks/etcd_status.yml -i inventories/lab
-
-lab-kube: deps binaries kube-binaries  ## the lab with a kubeadm HA cluster and a StatefulSet on local PVs
-	$(PY) -m lab up --kube
-	$(PY) -m lab status
 
 lab-down: venv
 	$(PY) -m lab down

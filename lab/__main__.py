@@ -70,6 +70,7 @@ def cmd_down(args) -> int:
         inventory.remove()
     for leftover in ("ssh", "ns", "hosts"):
         shutil.rmtree(lab_dir() / leftover, ignore_errors=True)
+    (lab_dir() / "restic-password").unlink(missing_ok=True)  # the repositories went with the hosts
     state.path.unlink(missing_ok=True)
     if lab_dir().exists() and not any(lab_dir().iterdir()):
         lab_dir().rmdir()
@@ -158,6 +159,14 @@ def cmd_etcd(args) -> int:
     return 0
 
 
+def cmd_wipe(args) -> int:
+    state = State.load()
+    spec = _spec_or_exit(state)
+    for name in args.hosts:
+        kube.wipe(spec.host(name), log)
+    return 0
+
+
 def cmd_build(args) -> int:
     build.build_all(args.names)
     return 0
@@ -186,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     member.add_argument("hosts", nargs="*")
     member.add_argument("--version", help="with recreate: etcd release from lab/pins.toml")
     member.set_defaults(func=cmd_etcd)
+    wipe = sub.add_parser("wipe", help="drills: make kubeadm lab nodes look reinstalled (cluster state gone)")
+    wipe.add_argument("hosts", nargs="+")
+    wipe.set_defaults(func=cmd_wipe)
     bld = sub.add_parser("build", help="build the pinned binaries into the cache (cached per version)")
     bld.add_argument("names", nargs="*",
                      help="etcd, restic, rest-server, host-python, kubernetes, images "

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import yaml
 
+from .build import bin_dir, load_pins
 from .hosts import ssh_dir
 from .kube import control_plane_endpoint, kubeconfig_path, node_registration
-from .state import REPO_ROOT, Spec
+from .state import REPO_ROOT, Spec, lab_dir
 
 
 def inventory_dir() -> Path:
@@ -56,8 +58,30 @@ def render(spec: Spec) -> tuple[dict, dict]:
         "ansible_ssh_common_args": f"-o UserKnownHostsFile={keys / 'known_hosts'} "
                                    "-o StrictHostKeyChecking=yes -o IdentitiesOnly=yes",
         "kubedr_lab_dir": str(keys.parent),
+        **backup_vars(),
     }
     return hosts, group_vars
+
+
+def backup_vars() -> dict:
+    """What playbooks/backup.yml needs beyond the roles' defaults, so it runs on the lab as is: restic
+    from the lab's cache, off-host repositories on the backup host (sftp), and files under /srv, which
+    is each lab host's own (/etc and /var/lib are the machine's, but for the cluster's directories)."""
+    pins = load_pins()
+    password = lab_dir() / "restic-password"  # kept across `up` (the repositories stay readable)
+    if not password.exists():
+        password.parent.mkdir(parents=True, exist_ok=True)
+        password.touch(mode=0o600)
+        password.write_text(secrets.token_hex(16))
+    return {
+        "restic_binary_src": str(bin_dir("restic", pins["restic"]["version"]) / "restic"),
+        # a lab value; real sites keep theirs in Ansible Vault (inventories/example)
+        "restic_password": password.read_text().strip(),
+        "restic_password_file": "/srv/kubedr/restic-password",
+        "restic_backend": "sftp",
+        "etcd_backup_staging_dir": "/srv/kubedr/etcd-backup-staging",
+        "pv_backup_kubectl": str(bin_dir("kubernetes", pins["kubernetes"]["version"]) / "kubectl"),
+    }
 
 
 def write(spec: Spec) -> Path:
@@ -66,7 +90,10 @@ def write(spec: Spec) -> Path:
     (out / "group_vars").mkdir(parents=True, exist_ok=True)
     header = "# Written by `python -m lab up`; regenerated on every run.\n"
     (out / "hosts.yml").write_text(header + yaml.safe_dump(hosts, sort_keys=False))
-    (out / "group_vars" / "all.yml").write_text(header + yaml.safe_dump(group_vars, sort_keys=False))
+    group_vars_file = out / "group_vars" / "all.yml"
+    group_vars_file.touch(mode=0o600)  # it holds the lab's restic password
+    group_vars_file.chmod(0o600)
+    group_vars_file.write_text(header + yaml.safe_dump(group_vars, sort_keys=False))
     return out
 
 

@@ -454,6 +454,27 @@ def up(spec: Spec, state: State, log) -> None:
     log(f"  kubeconfig: {kubeconfig_path()}")
 
 
+CLUSTER_STATE = ("/etc/kubernetes", "/var/lib/etcd", "/var/lib/kubelet", "/var/lib/kubedr")
+
+
+def wipe(host: Host, log) -> None:
+    """Make a node look reinstalled, for disaster drills: its kubelet stopped, its containers killed,
+    and the contents of every cluster-state directory gone. Binaries, images and containerd stay."""
+    in_host(host, ["systemctl", "stop", "kubelet"])
+    tasks = in_host(host, ["ctr", "-n", "k8s.io", "tasks", "ls", "-q"]).stdout.split()
+    for task in tasks:
+        in_host(host, ["ctr", "-n", "k8s.io", "tasks", "kill", "-s", "SIGKILL", task], check=False)
+
+    def stopped():
+        listening = in_host(host, ["ss", "-Htln", f"( sport = :2379 or sport = :{API_PORT} )"]).stdout
+        return not listening.strip(), listening.strip()
+
+    wait_for(f"{host.name}: etcd and the API server stopped", stopped, 60, log)
+    # the directories themselves are the host's private mounts: empty them in place
+    in_host(host, ["sh", "-c", " ".join(f"rm -rf {d}/* {d}/.[!.]*;" for d in CLUSTER_STATE)])
+    log(f"  wiped {host.name}: {', '.join(CLUSTER_STATE)} emptied, {len(tasks)} containers killed")
+
+
 def workload_ready():
     sts = json.loads(kubectl("get", "statefulset", WORKLOAD_NAME, "-n", WORKLOAD_NAMESPACE, "-o", "json"))
     ready = sts.get("status", {}).get("readyReplicas", 0)

@@ -1,18 +1,22 @@
-"""playbooks/backup.yml (role kubedr.kubeadm.etcd_backup) on a kubeadm lab of its own: a snapshot
-from a follower that restores and holds a key written before it, the PKI with its modes, the cluster
-manifest, honest reruns with retention, one member down, quorum lost, and the systemd timer."""
+"""playbooks/backup.yml (role kubedr.kubeadm.etcd_backup, then pv_backup) on a kubeadm lab of its own:
+a snapshot from a follower that restores and holds a key written before it, the PKI with its modes,
+the cluster manifest, the StatefulSet's local PVs in the workers' restic repository, honest reruns
+with retention, one member down, quorum lost, and the systemd timer."""
 
 from __future__ import annotations
 
 import json
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from lab import kube
 
 pytestmark = pytest.mark.lab
 HERE = Path(__file__).parent
@@ -31,6 +35,9 @@ SUMMARY = re.compile(r"etcd backup (?P<cluster>\S+): revision=(?P<revision>\d+) 
                      r"\((?P<role>leader|follower)(?P<noquorum>,no-quorum)?\) size=(?P<size>[\d.]+ \w+) "
                      r"duration=(?P<duration>[\d.]+)s restic=(?P<restic>\S+) dir=(?P<dir>\S+) "
                      r"new=(?P<new>\w+)")
+# What a site sets for its nodes in group_vars: one repository on the backup host shared by the
+# workers (any node can restore any volume), apart from the etcd repository.
+PV_REPOSITORY = f"/srv/restic/kubedr-pv/{CLUSTER}"
 PKI_REQUIRED = ["ca.crt", "ca.key", "sa.key", "sa.pub", "front-proxy-ca.crt", "front-proxy-ca.key",
                 "etcd/ca.crt", "etcd/ca.key"]
 
@@ -42,9 +49,10 @@ def kube_lab(own_lab_module):
     return lab
 
 
-def backup(lab, *args: str) -> tuple[subprocess.CompletedProcess, dict | None]:
+def backup(lab, *args: str, inventory: Path | None = None) -> tuple[subprocess.CompletedProcess, dict | None]:
     """Run playbooks/backup.yml; the result and the parsed summary line (None when there is none)."""
-    result = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(lab.inventory), "playbooks/backup.yml",
+    result = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(inventory or lab.inventory),
+                             "playbooks/backup.yml",
                              "-e", f"@{VARS}", *args], cwd=REPO, env=lab.env, capture_output=True, text=True,
                             timeout=1800, check=False)
     found = SUMMARY.search(result.stdout)
@@ -97,7 +105,19 @@ def start_etcd(lab, *hosts: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def first_run(kube_lab):
+def site_inventory(kube_lab, tmp_path_factory) -> Path:
+    """The lab's inventory with the workers' restic settings in group_vars, as a site keeps them."""
+    inventory = tmp_path_factory.mktemp("inventory")
+    shutil.copytree(kube_lab.inventory, inventory, dirs_exist_ok=True)
+    (inventory / "group_vars").mkdir(exist_ok=True)
+    (inventory / "group_vars" / "workers.yml").write_text(
+        f"restic_backend: sftp\nrestic_sftp_path: {PV_REPOSITORY}\n")
+    return inventory
+
+
+@pytest.fixture(scope="module")
+def first_run(kube_lab, site_inventory):
+    """backup.yml as an operator runs it: etcd and, by default, the local PVs."""
     lab = kube_lab
     marker = f"kdb-before-backup-{int(time.time())}"
     lab.kubectl("create", "configmap", marker, "-n", "default", "--from-literal=k=v")
@@ -105,7 +125,7 @@ def first_run(kube_lab):
                      ["metadata"]["resourceVersion"])
     leader_before = json.loads(lab.ssh("cp1", ETCDCTL + "endpoint status --cluster -w json").stdout)
     started = time.monotonic()
-    result, summary = backup(lab)
+    result, summary = backup(lab, "-e", "backup_pvs=true", inventory=site_inventory)
     ok(result)
     assert summary, result.stdout[-4000:]
     return {"marker": marker, "written_at": written_at, "summary": summary, "stdout": result.stdout,
@@ -195,6 +215,39 @@ def test_dir_target_holds_the_same_set(kube_lab, first_run):
     assert on_vault == manifest["snapshot"]["sha256"]
     modes = lab.ssh("vault", f"stat -c %a {path}/config/pki/sa.key {path}/etcd/snapshot.db").stdout.split()
     assert modes == ["600", "600"]
+
+
+def test_pv_data_is_in_the_repository_per_statefulset_pvc(kube_lab, first_run):
+    """backup.yml's second play: one snapshot per PVC of the StatefulSet, taken on the node holding the
+    volume, with the PVC's identity as restic host and its StatefulSet, ordinal and PVC as tags."""
+    lab = kube_lab
+    listed = json.loads(lab.kubectl("get", "pv", "-o", "json").stdout)["items"]
+    pvs = {pv["spec"]["claimRef"]["name"]: pv for pv in listed
+           if pv["spec"].get("claimRef", {}).get("namespace") == kube.WORKLOAD_NAMESPACE}
+    pods = [f"{kube.WORKLOAD_NAME}-{i}" for i in range(kube.WORKLOAD_REPLICAS)]
+    assert sorted(pvs) == sorted(f"data-{pod}" for pod in pods)
+    repo = f"sftp:root@{lab.address('vault')}:{PV_REPOSITORY}"
+    env = f"RESTIC_REPOSITORY={repo} RESTIC_PASSWORD_FILE={PASSWORD_FILE}"
+    taken = json.loads(lab.ssh("w1", f"{env} /usr/local/bin/restic --no-cache snapshots --json").stdout)
+    by_host = {s["hostname"]: s for s in taken}
+    assert len(taken) == len(pods) == len(by_host), [s["hostname"] for s in taken]
+    for ordinal, pod in enumerate(pods):
+        pvc, pv = f"data-{pod}", pvs[f"data-{pod}"]
+        snap = by_host[f"{CLUSTER}/{kube.WORKLOAD_NAMESPACE}/{pvc}"]
+        [term] = pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
+        node = term["matchExpressions"][0]["values"][0]
+        assert snap["paths"] == [pv["spec"]["local"]["path"]]
+        assert sorted(snap["tags"]) == sorted([f"cluster:{CLUSTER}", f"namespace:{kube.WORKLOAD_NAMESPACE}",
+                                               f"statefulset:{kube.WORKLOAD_NAME}", f"ordinal:{ordinal}",
+                                               f"pvc:{pvc}"])
+        # the data itself, read back from the repository on the other worker than the volume's
+        reader = "w2" if node == "w1" else "w1"
+        dumped = lab.ssh(reader, f"{env} /usr/local/bin/restic --no-cache dump {snap['id']} "
+                                 f"{pv['spec']['local']['path']}/payload").stdout
+        assert dumped == kube.payload(pod)
+    # the etcd repository holds no PV data
+    in_etcd_repository = json.loads(restic(lab, "cp1", "snapshots --json").stdout)
+    assert {s["hostname"] for s in in_etcd_repository} == {CLUSTER}
 
 
 def test_second_run_is_honest_and_retention_keeps_one(kube_lab, first_run):
