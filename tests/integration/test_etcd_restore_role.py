@@ -1,36 +1,45 @@
 """playbooks/restore_etcd.yml (the etcd_restore role) on a kubeadm lab of its own: a snapshot taken with
 etcd_snapshot between a ConfigMap created before and one created after, refused restores (corrupt
-snapshot, a member unreachable) that touch nothing, a restore interrupted between the restore and the
-start of etcd and re-run to the end, a re-run of a finished restore, and a second restore of the same
-(by then another etcd cluster's) snapshot from the hosts' own copies."""
+snapshot, a member unreachable) that touch nothing, a restore whose ansible-playbook is killed between
+the restore on every member and the start of etcd and re-run to the end, a re-run of a finished
+restore, a second restore of the same (by then another etcd cluster's) snapshot from the hosts' own
+copies, and playbooks/backup.yml into restic followed by a restore of one of its sets by revision."""
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from lab import build, kube
+from lab import kube
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SPEC = Path(__file__).with_name("etcd_restore_lab_spec.toml")
+BACKUP_VARS = Path(__file__).with_name("etcd_backup_vars.yml")
 CLUSTER = "kube-restore"
 CONTROL_PLANE = ["cp1", "cp2", "cp3"]
 ETCDCTL = ("etcdctl --cacert /etc/kubernetes/pki/etcd/ca.crt "
            "--cert /etc/kubernetes/pki/etcd/healthcheck-client.crt "
            "--key /etc/kubernetes/pki/etcd/healthcheck-client.key ")
 STATE_DIR = "/etc/kubernetes/kubedr-etcd-restore"
-UNUSED_ADDRESS = "198.18.16.99"  # in the lab's subnet, no host there
 CP_GROUP = f"{CLUSTER.replace('-', '_')}_control_plane"
+ROLE_TASK = "TASK [kubedr.kubeadm.etcd_restore : "
+LAST_OF_STEP_3 = "Mark the member restored"
+FIRST_OF_STEP_4 = "Start etcd on every member together"
 
 
 @pytest.fixture(scope="module")
@@ -51,22 +60,78 @@ def snapshot(kube_lab, tmp_path_factory):
     return {"path": out / "snapshot.db", "meta": taken}
 
 
+def restore_command(lab, *extra, inventory=None) -> list[str]:
+    """ansible-playbook playbooks/restore_etcd.yml on the lab; ConfigMap `before` expected, `after` not."""
+    return [str(BIN / "ansible-playbook"), "-i", str(inventory or lab.inventory),
+            "playbooks/restore_etcd.yml",
+            "-e", f"etcd_restore_hosts={CP_GROUP}",
+            "-e", json.dumps({"etcd_restore_confirm": f"restore {CLUSTER}",
+                              "etcd_restore_verify_present": [{"kind": "configmap", "name": "before",
+                                                               "namespace": "default"}],
+                              "etcd_restore_verify_absent": [{"kind": "configmap", "name": "after",
+                                                              "namespace": "default"}]}),
+            *extra]
+
+
 def restore(lab, *extra, inventory=None, check=True, timeout=1500):
     """Run playbooks/restore_etcd.yml against the lab; returns the finished process."""
     result = subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", str(inventory or lab.inventory), "playbooks/restore_etcd.yml",
-         "-e", f"etcd_restore_hosts={CP_GROUP}",
-         "-e", json.dumps({"etcd_restore_confirm": f"restore {CLUSTER}",
-                           "etcd_restore_verify_present": [{"kind": "configmap", "name": "before",
-                                                            "namespace": "default"}],
-                           "etcd_restore_verify_absent": [{"kind": "configmap", "name": "after",
-                                                           "namespace": "default"}]}),
-         *extra],
+        restore_command(lab, *extra, inventory=inventory),
         cwd=REPO, env={**lab.env, "ANSIBLE_PIPELINING": "1"}, capture_output=True, text=True,
         timeout=timeout, check=False)
     if check and result.returncode != 0:
         raise AssertionError(f"restore failed:\n{result.stdout[-8000:]}{result.stderr[-2000:]}")
     return result
+
+
+def restore_killed_between_steps_3_and_4(lab, *extra, timeout=900, grace=30) -> str:
+    """Start playbooks/restore_etcd.yml in a session of its own and follow its output line by line; as
+    soon as the last task of step 3 (the member restored and marked) has reported for every member, and
+    so before the play can reach step 4, SIGTERM its process group (SIGKILL after `grace` seconds), as
+    an operator's Ctrl-C, a lost controller or a killed CI job would. Returns the output."""
+    proc = subprocess.Popen(
+        restore_command(lab, *extra), cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        # unbuffered: each line reaches the pipe when ansible-playbook prints it
+        env={**lab.env, "ANSIBLE_PIPELINING": "1", "PYTHONUNBUFFERED": "1", "ANSIBLE_NOCOLOR": "1"})
+
+    def kill(sig):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+
+    watchdog = threading.Timer(timeout, kill, (signal.SIGKILL,))  # never hang the test on the pipe
+    watchdog.start()
+    lines, task, marked, killed_at = [], "", set(), None
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("TASK ["):
+                task = line
+                continue
+            done = re.match(r"^(ok|changed): \[(\w+)\]", line)
+            if done and task.startswith(ROLE_TASK + LAST_OF_STEP_3 + "]"):
+                marked.add(done.group(2))
+                if marked == set(CONTROL_PLANE):
+                    kill(signal.SIGTERM)
+                    killed_at = time.monotonic()
+                    break
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            kill(signal.SIGKILL)
+            proc.wait(timeout=30)
+        lines += proc.stdout.read().splitlines(keepends=True)
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            kill(signal.SIGKILL)
+            proc.wait(timeout=30)
+        proc.stdout.close()
+    output = "".join(lines)
+    assert killed_at is not None, f"the run ended before step 3 finished on every member:\n{output[-6000:]}"
+    assert proc.returncode in (-signal.SIGTERM, -signal.SIGKILL), (proc.returncode, output[-3000:])
+    assert ROLE_TASK + FIRST_OF_STEP_4 not in output, "killed too late: step 4 had started"
+    return output
 
 
 def recap(result) -> dict[str, dict[str, int]]:
@@ -139,7 +204,9 @@ def test_unreachable_member_is_refused_at_preflight(kube_lab, snapshot, tmp_path
     shutil.copytree(lab.inventory, inventory)
     hosts = yaml.safe_load((inventory / "hosts.yml").read_text())
     group = hosts["all"]["children"]["dc_dc1"]["children"][f"cluster_{CLUSTER.replace('-', '_')}"]
-    group["children"][CP_GROUP]["hosts"]["cp3"]["ansible_host"] = UNUSED_ADDRESS
+    # an address of the lab's own subnet where no host is (lab hosts are .11 and up)
+    unused = ipaddress.ip_interface(f"{lab.address('cp3')}/24").network.network_address + 99
+    group["children"][CP_GROUP]["hosts"]["cp3"]["ansible_host"] = str(unused)
     (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
     result = restore(lab, "-e", f"etcd_restore_snapshot_src={snapshot['path']}",
                      "-e", "ansible_ssh_timeout=5", inventory=inventory, check=False)
@@ -149,15 +216,15 @@ def test_unreachable_member_is_refused_at_preflight(kube_lab, snapshot, tmp_path
     untouched(lab, before, cluster_id)
 
 
-def test_restore_interrupted_before_etcd_starts_finishes_on_rerun(kube_lab, snapshot):
+def test_restore_killed_between_restore_and_etcd_start_finishes_on_rerun(kube_lab, snapshot):
     lab = kube_lab
     old_cluster_id, old_members = etcd_cluster(lab)
     source = ["-e", f"etcd_restore_snapshot_src={snapshot['path']}"]
     started = time.monotonic()
-    first = restore(lab, *source, "-e", "etcd_restore_stop_after=restore")
+    first = restore_killed_between_steps_3_and_4(lab, *source)
     run_dir = f"{STATE_DIR}/runs/{snapshot['meta']['sha256'][:16]}"
     for host in CONTROL_PLANE:
-        # interrupted between steps 3 and 4: etcd and the API server parked, the data restored
+        # killed between steps 3 and 4: etcd and the API server parked, the data restored, etcd not started
         assert "etcd.yaml" not in manifests(lab)[host] and "kube-apiserver.yaml" not in manifests(lab)[host]
         parked = lab.ssh(host, f"ls {run_dir}/manifests").stdout.split()
         assert sorted(parked) == ["etcd.yaml", "kube-apiserver.yaml"]
@@ -168,8 +235,9 @@ def test_restore_interrupted_before_etcd_starts_finishes_on_rerun(kube_lab, snap
         assert marker["initial_cluster"].count("=https://") == 3
         assert lab.ssh(host, "ls -d /var/lib/etcd/.kubedr-moved-*").stdout.strip()  # old data kept
     assert lab.kubectl("get", "nodes", check=False).returncode != 0  # the API is down
-    stopped = task_results(first, "Stop every API server (manifest parked in the run directory)")
-    assert sorted(stopped) == [("changed", h) for h in CONTROL_PLANE]
+    stopping = first.split(ROLE_TASK + "Stop every API server (manifest parked in the run directory)]", 1)[1]
+    stopped = re.findall(r"^changed: \[(\w+)\]", stopping.split("\nTASK [", 1)[0], re.M)
+    assert sorted(stopped) == CONTROL_PLANE
 
     second = restore(lab, *source)
     elapsed = time.monotonic() - started
@@ -254,36 +322,50 @@ def test_second_restore_of_the_older_snapshot_from_the_hosts(kube_lab, snapshot)
     assert lineage["cluster_ids"][-2:] == [cluster_id, new_id]
 
 
-def test_restic_source_by_revision_tag_passes_preflight(kube_lab, snapshot):
-    """A snapshot found in a restic repository by its `revision:<n>` tag, restored into the staging
-    directory on every host and verified; `--tags etcd_restore_preflight` stops before anything else.
-    The repository is a local path every lab host sees (/var/tmp is the machine's)."""
+def test_backup_to_restic_then_restore_by_revision(kube_lab):
+    """The whole path an operator takes: playbooks/backup.yml into its sftp restic repository on the
+    backup host (ConfigMap `restic-before` written before it), a second backup after `restic-after` was
+    written, then playbooks/restore_etcd.yml from the repository by the first set's `revision:<n>` tag."""
     lab = kube_lab
-    restic = str(build.binary("restic", "0.19.1"))
-    root = lab.dir.parent / "restic"  # under /var/tmp, which the lab hosts share with this machine
-    root.mkdir()
-    repo, password = root / "repo", root / "password"
-    password.write_text("kubedr-itest-restic\n")
-    env = {"RESTIC_REPOSITORY": str(repo), "RESTIC_PASSWORD_FILE": str(password), "HOME": str(root),
-           "PATH": "/usr/bin:/bin"}
-    subprocess.run([restic, "init"], env=env, check=True, capture_output=True, timeout=120)
-    revision = snapshot["meta"]["revision"]
-    for tag in (f"revision:{revision}", "revision:1"):  # a decoy with another revision, taken later
-        subprocess.run([restic, "backup", "--tag", tag, "--tag", "etcd", "snapshot.db", "snapshot.db.json"],
-                       cwd=snapshot["path"].parent, env=env, check=True, capture_output=True, timeout=120)
-    before = manifests(lab)
-    result = restore(lab, "--tags", "etcd_restore_preflight",
-                     "-e", json.dumps({"etcd_restore_restic_repository": str(repo),
-                                       "etcd_restore_restic_password_file": str(password),
-                                       "etcd_restore_restic_path": restic,
-                                       "etcd_restore_restic_snapshot": f"revision:{revision}",
-                                       "etcd_restore_restic_tags": ["etcd"],
-                                       "etcd_restore_run_id": "restic"}))
-    said = re.search(r"starting restore restic of cluster \S+ from (\S+) \(sha256 (\w+), revision (\d+)\)",
+    for name in ("restic-before", "restic-after"):
+        lab.kubectl("delete", "configmap", name, "-n", "default", "--ignore-not-found")
+    lab.kubectl("create", "configmap", "restic-before", "-n", "default")
+
+    def backup(*args: str) -> dict:
+        run = subprocess.run(
+            [str(BIN / "ansible-playbook"), "-i", str(lab.inventory), "playbooks/backup.yml",
+             "-e", f"@{BACKUP_VARS}",
+             "-e", json.dumps({"etcd_backup_targets": ["restic"], "backup_pvs": False}), *args],
+            cwd=REPO, env=lab.env, capture_output=True, text=True, timeout=1200, check=False)
+        assert run.returncode == 0, run.stdout[-8000:] + run.stderr[-2000:]
+        return re.search(r"etcd backup (?P<cluster>\S+): revision=(?P<revision>\d+) .*restic=(?P<restic>\S+)",
+                         run.stdout).groupdict()
+
+    first = backup()
+    lab.kubectl("create", "configmap", "restic-after", "-n", "default")
+    second = backup("--skip-tags", "etcd_backup_restic_setup")
+    assert first["cluster"] == CLUSTER and int(second["revision"]) > int(first["revision"])
+    cluster_id = etcd_cluster(lab)[0]
+
+    repository = f"sftp:root@{lab.address('vault')}:/srv/restic/kubedr-etcd/{CLUSTER}"
+    configmap = {"kind": "configmap", "namespace": "default"}
+    result = restore(lab, "-e", json.dumps({
+        "etcd_restore_restic_repository": repository,
+        "etcd_restore_restic_password_file": "/srv/kubedr/restic-password",  # etcd_backup_vars.yml
+        "etcd_restore_restic_path": "/usr/local/bin/restic",
+        "etcd_restore_restic_snapshot": f"revision:{first['revision']}",
+        "etcd_restore_restic_tags": [f"cluster:{CLUSTER}", "kind:etcd"],
+        "etcd_restore_verify_present": [{**configmap, "name": "restic-before"}],
+        "etcd_restore_verify_absent": [{**configmap, "name": "restic-after"}],
+    }))
+    said = re.search(r"starting restore \S+ of cluster \S+ from (\S+) \(sha256 \w+, revision (\d+)\)",
                      result.stdout)
     assert said, result.stdout[-3000:]
     assert said.group(1).startswith(f"{STATE_DIR}/snapshots/restic-")
     assert said.group(1).endswith("/snapshot.db")
-    assert said.group(2) == snapshot["meta"]["sha256"][:16] and int(said.group(3)) == revision
-    assert manifests(lab) == before
-    assert "Stop every API server" not in result.stdout
+    assert int(said.group(2)) == int(first["revision"])  # the first set, not the latest
+    assert re.search(r"RTO [0-9.]+s", result.stdout)
+    assert etcd_cluster(lab)[0] != cluster_id
+    names = configmaps(lab)
+    assert "restic-before" in names and "restic-after" not in names
+    assert lab.ssh("cp1", ETCDCTL + "endpoint health --cluster").stdout.count("is healthy") == 3
