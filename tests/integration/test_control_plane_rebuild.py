@@ -1,9 +1,11 @@
 """Rebuilding control planes on the kubeadm lab: a control-plane host wiped (as if reinstalled)
 and replaced while etcd keeps quorum; then every control-plane host wiped and the control plane
-rebuilt from the etcd_backup role's backup set."""
+rebuilt from the backup set of playbooks/backup.yml, the StatefulSet's local PV data restored from
+its restic snapshots before its pods start again."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import kube
+from lab import build, kube
 
 pytestmark = pytest.mark.lab
 CLUSTER = "kube-shared"  # the shared kubeadm lab (conftest.py), left healthy at the end
@@ -22,6 +24,20 @@ ETCDCTL = ("etcdctl --cacert /etc/kubernetes/pki/etcd/ca.crt "
            "--key /etc/kubernetes/pki/etcd/healthcheck-client.key --endpoints https://127.0.0.1:2379 ")
 REPLACE_CP1 = ("-e", "control_plane_rebuild_mode=replace_member", "-e", "control_plane_rebuild_replace=cp1")
 CONFIRM = ("-e", json.dumps({"control_plane_rebuild_confirm": f"replace cp1 in {CLUSTER}"}))
+NS, STS = kube.WORKLOAD_NAMESPACE, kube.WORKLOAD_NAME
+PODS = [f"{STS}-{i}" for i in range(kube.WORKLOAD_REPLICAS)]
+# restic for the PVs, as an operator gives it to backup.yml and again to the rebuild: one sftp
+# repository on vault (/srv is each lab host's own, /etc the machine's)
+RESTIC = {
+    "restic_backend": "sftp",
+    "restic_sftp_host": "vault",
+    "restic_sftp_path": "/srv/restic/rebuild-pv-volumes",
+    "restic_binary_src": str(build.binary("restic", "0.19.1", "restic")),
+    "restic_password": "rebuild-itest-not-a-secret-7c2e",
+    "restic_password_file": "/srv/kubedr/restic-password",
+    "pv_backup_kubectl": str(kube.kube_binary("kubectl")),
+    "pv_restore_kubectl": str(kube.kube_binary("kubectl")),
+}
 
 
 def playbook(lab, name: str, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -98,20 +114,45 @@ def test_replace_member_rerun_changes_nothing(kube_lab):
     assert recap and all("changed=0" in line for line in recap), "\n".join(recap)
 
 
+def tree_checksum(files: dict[str, str]) -> str:
+    """What the roles' checksum of a volume holding `files` (relative path: content) is."""
+    lines = "".join(f"{hashlib.sha256(content.encode()).hexdigest()}  ./{path}\n"
+                    for path, content in sorted(files.items()))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def test_full_rebuild_refuses_pv_restore_without_restic(kube_lab):
+    # the lab's inventory has restic settings (lab/inventory.py): take the password away
+    confirmed = {"control_plane_rebuild_confirm": f"rebuild {CLUSTER}",
+                 "control_plane_rebuild_backup_dir": "/nonexistent", "restic_password": ""}
+    result = rebuild(kube_lab, "-e", json.dumps(confirmed), check=False)
+    assert result.returncode != 0
+    assert "control_plane_rebuild_restore_pvs=false" in result.stdout  # the way out is named
+    assert kube_lab.ssh("cp1", "test -f /etc/kubernetes/manifests/etcd.yaml", check=False).returncode == 0
+
+
 def test_full_rebuild_from_the_backup_set(kube_lab):
     lab = kube_lab
     lab.kubectl("create", "configmap", "before-backup", "-n", "default")
-    playbook(lab, "backup.yml", "-e", "backup_pvs=false", "-e", json.dumps({"etcd_backup_targets": ["dir"]}))
+    playbook(lab, "backup.yml", "-e", json.dumps({"etcd_backup_targets": ["dir"], **RESTIC}))
     lab.kubectl("create", "configmap", "after-backup", "-n", "default")
+    # after the backup: a file written in every volume (the restore moves it aside), and w1's disks
+    # lose their payload (the restore brings it back)
+    for pod in PODS:
+        lab.kubectl("exec", "-n", NS, pod, "--", "touch", "/data/after-backup")
+    lab.ssh("w1", "rm -f /mnt/disks/*/payload")
     for host in ("cp1", "cp2", "cp3"):
         wipe(lab, host)
     assert lab.kubectl("get", "nodes", check=False).returncode != 0  # no API server answers
 
     expect = {"control_plane_rebuild_verify_objects": [
         {"kind": "configmap", "namespace": "default", "name": "before-backup"}]}
-    result = rebuild(lab, "-e", json.dumps({"control_plane_rebuild_confirm": f"rebuild {CLUSTER}"}),
+    started = time.monotonic()
+    result = rebuild(lab, "-e", json.dumps({"control_plane_rebuild_confirm": f"rebuild {CLUSTER}", **RESTIC}),
                      "-e", json.dumps(expect))
+    print(f"full rebuild with the PV restore: {time.monotonic() - started:.0f} s")
     assert f"{CLUSTER} full done in" in result.stdout
+    assert "PVs to restore from restic once the control plane is back: kubedr-lab/data" in result.stdout
 
     assert lab.kubectl("get", "configmap", "after-backup", "-n", "default", check=False).returncode != 0
     listing = members(lab, "cp3")
@@ -121,9 +162,33 @@ def test_full_rebuild_from_the_backup_set(kube_lab):
     while {"cp1", "cp2", "cp3", "w1", "w2"} - ready_nodes(lab):
         assert time.monotonic() < wait_ready, ready_nodes(lab)
         time.sleep(3)
-    # the workers kept their pods and data through it all
-    pods = json.loads(lab.kubectl("get", "pods", "-n", kube.WORKLOAD_NAMESPACE, "-o", "json").stdout)["items"]
-    for pod in pods:
-        name = pod["metadata"]["name"]
-        got = lab.kubectl("exec", "-n", kube.WORKLOAD_NAMESPACE, name, "--", "cat", "/data/payload").stdout
-        assert got == kube.payload(name)
+    sts = json.loads(lab.kubectl("get", "statefulset", STS, "-n", NS, "-o", "json").stdout)
+    assert sts["status"].get("readyReplicas") == kube.WORKLOAD_REPLICAS
+    assert "kubedr.io/replicas-before-scale" not in sts["metadata"].get("annotations", {})
+    # every pod reads the data of the backup: its payload back, the later file gone from view
+    for pod in PODS:
+        assert lab.kubectl("exec", "-n", NS, pod, "--", "cat", "/data/payload").stdout == kube.payload(pod)
+        assert "after-backup" not in lab.kubectl("exec", "-n", NS, pod, "--", "ls", "/data").stdout
+    # the report: each volume's checksum right after the restore and again at the end
+    marker = json.loads(lab.ssh("cp1", "cat /var/lib/kubedr/control-plane-rebuild/full-*/pvs.json").stdout)
+    restored = {v["pvc"]: v for v in marker["restored"]}
+    assert sorted(restored) == [f"data-{pod}" for pod in PODS]
+    for pod in PODS:
+        volume = restored[f"data-{pod}"]
+        assert volume["checksum"] == tree_checksum({"payload": kube.payload(pod)})
+        # ... and nothing was deleted: what the volume held after the backup is kept beside it
+        kept = lab.ssh(volume["node"], f"ls -A {volume['moved_aside']}").stdout.split()
+        assert "after-backup" in kept
+        assert ("payload" in kept) == (volume["node"] != "w1")  # w1 had lost it
+    assert result.stdout.count("checksum unchanged since the restore") == len(PODS)
+
+
+def test_full_rebuild_rerun_restores_nothing_again(kube_lab):
+    lab = kube_lab
+    for pod in PODS:  # written after the rebuild: a rerun must not move it aside
+        lab.kubectl("exec", "-n", NS, pod, "--", "touch", "/data/after-rebuild")
+    result = rebuild(lab, "-e", json.dumps({"control_plane_rebuild_confirm": f"rebuild {CLUSTER}", **RESTIC}))
+    assert f"{CLUSTER} full done in" in result.stdout
+    for pod in PODS:
+        assert "after-rebuild" in lab.kubectl("exec", "-n", NS, pod, "--", "ls", "/data").stdout
+    assert result.stdout.count("changed since the restore") == len(PODS)
