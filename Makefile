@@ -22,7 +22,7 @@ deps:  ## Debian packages the lab needs (openssh-server, iproute2, ...)
 binaries: venv  ## etcd 3.5/3.6, restic, rest-server built from pinned sources, cached
 	$(PY) -m lab build
 
-kube-binaries: venv  ## Kubernetes 1.36 from source for the kubeadm lab (about 13 min cold), cached
+kube-binaries: venv  ## Kubernetes 1.36 from source for the kubeadm lab (about 6 min cold here), cached
 	$(PY) -m lab build kubernetes
 
 lint: venv

@@ -259,7 +259,7 @@ def build(recipe: Recipe, log=print) -> float:
     if is_built(recipe):
         return 0.0
     if shutil.which("go") is None:
-        raise RuntimeError("the Go toolchain is required to build the lab binaries (install Go 1.24+)")
+        raise RuntimeError("the Go toolchain is required to build the lab binaries (install Go 1.26+)")
     started = time.monotonic()
     work = cache_dir() / "src" / recipe.key
     shutil.rmtree(work, ignore_errors=True)
