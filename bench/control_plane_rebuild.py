@@ -10,7 +10,7 @@ On a kubeadm lab of its own (bench/kube_lab_spec.toml), after one `playbooks/bac
      `etcdutl snapshot restore` (bumped revision, compacted), `kubeadm init` on that data, wait for
      the API, certificate key + upload-certs + token, then per other control-plane host
      `kubeadm join --control-plane` and wait until it is a voting member with a ready API server,
-     and finally every node Ready.
+     and finally every node Ready and every control-plane static pod Running and Ready.
 
 It prints both times, the phases, and the ratio role / raw (target at most 1.3). The raw steps run
 straight inside the hosts' namespaces (no SSH), so their sum leaves out everything an operator adds
@@ -109,6 +109,18 @@ def voting(anchor, name: str) -> bool:
     return any(m.get("name") == name and not m.get("isLearner") for m in members)
 
 
+def static_pods_ready(host) -> set[str]:
+    listing = kube.in_host(host, ["kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "get", "pods",
+                                  "-n", "kube-system", "-l", "tier=control-plane", "-o", "json"],
+                           check=False, timeout=30)
+    if listing.returncode != 0:
+        return set()
+    return {p["metadata"]["name"] for p in json.loads(listing.stdout)["items"]
+            if p["status"].get("phase") == "Running"
+            and any(c["type"] == "Ready" and c["status"] == "True"
+                    for c in p["status"].get("conditions", []))}
+
+
 def newest_backup_set(vault, cluster: str) -> str:
     found = kube.in_host(vault, ["sh", "-c", f"ls -1d /srv/kubedr/etcd-backup/{cluster}/*/ | sort | tail -1"])
     path = found.stdout.strip().rstrip("/")
@@ -163,6 +175,11 @@ def raw_rebuild(spec) -> Stopwatch:
     nodes = [h.name for h in spec.by_role("control_plane") + spec.by_role("workers")]
     watch.step("every node Ready", kube.wait_for, f"{len(nodes)} nodes Ready", kube.nodes_ready(nodes), 600,
                lambda _line: None)
+    # as the role's verify: a Ready Node can still be starting its static pods
+    names = {f"{c}-{h.name}" for c in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
+             for h in spec.by_role("control_plane")}
+    watch.step("every control-plane static pod Running and Ready", poll, "static pods Ready",
+               lambda: names <= static_pods_ready(first))
     return watch
 
 

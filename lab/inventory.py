@@ -80,7 +80,7 @@ def backup_vars() -> dict:
         "restic_password_file": "/srv/kubedr/restic-password",
         "restic_backend": "sftp",
         "etcd_backup_staging_dir": "/srv/kubedr/etcd-backup-staging",
-        # restic for restore_etcd.yml; the directory on the backup host is what rebuild_control_plane.yml reads
+        # restic for restore_etcd.yml; the backup host directory is what rebuild_control_plane.yml reads
         "etcd_backup_targets": ["restic", "dir"],
         "pv_backup_kubectl": str(bin_dir("kubernetes", pins["kubernetes"]["version"]) / "kubectl"),
     }

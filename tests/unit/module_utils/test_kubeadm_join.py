@@ -1,0 +1,59 @@
+"""kubeadm_join: the configuration kubeadm's upload-certs and token create read, and the join command
+they print, on text shaped as kubeadm 1.36 writes and prints it."""
+
+from __future__ import annotations
+
+import pytest
+from ansible_collections.kubedr.kubeadm.plugins.module_utils import kubeadm_join as m
+
+CLUSTER_CONFIGURATION = """apiServer: {}
+apiVersion: kubeadm.k8s.io/v1beta4
+controlPlaneEndpoint: 198.18.0.16:6443
+kind: ClusterConfiguration
+kubernetesVersion: v1.36.3
+"""
+JOIN = ("kubeadm join 198.18.0.16:6443 --token abcdef.0123456789abcdef "
+        "--discovery-token-ca-cert-hash sha256:" + "ab" * 32 + " \n")
+
+
+def test_configuration_carries_the_key_the_ttl_and_the_cluster_configuration():
+    key = m.certificate_key()
+    text = m.configuration(CLUSTER_CONFIGURATION, "198.18.0.11", key, "15m")
+    first, second = text.split("---\n")
+    assert first.startswith("apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n")
+    assert f"certificateKey: {key}\n" in first and "- ttl: 15m\n" in first
+    assert "localAPIEndpoint:\n  advertiseAddress: 198.18.0.11\n" in first
+    assert second == CLUSTER_CONFIGURATION
+    assert len(key) == 64 and int(key, 16) >= 0 and key != m.certificate_key()
+
+
+def test_a_worker_join_has_no_certificate_key():
+    assert "certificateKey" not in m.configuration(CLUSTER_CONFIGURATION, "198.18.0.11")
+
+
+def test_the_init_configuration_follows_the_cluster_api_version():
+    older = CLUSTER_CONFIGURATION.replace("v1beta4", "v1beta3")
+    assert m.configuration(older, "198.18.0.11").startswith("apiVersion: kubeadm.k8s.io/v1beta3\n")
+
+
+def test_no_cluster_configuration_is_refused():
+    with pytest.raises(m.JoinMaterialError, match="no ClusterConfiguration"):
+        m.configuration("", "198.18.0.11")
+
+
+def test_parse_join_command():
+    assert m.parse_join_command(JOIN) == {"endpoint": "198.18.0.16:6443", "token": "abcdef.0123456789abcdef",
+                                          "ca_cert_hash": "sha256:" + "ab" * 32}
+
+
+def test_an_incomplete_join_command_is_refused_without_quoting_it():
+    with pytest.raises(m.JoinMaterialError) as error:
+        m.parse_join_command(JOIN.split(" --discovery", maxsplit=1)[0])
+    assert "abcdef.0123456789abcdef" not in str(error.value)
+
+
+def test_advertise_address_from_the_api_server_manifest():
+    manifest = ("spec:\n  containers:\n  - command:\n    - kube-apiserver\n"
+                "    - --advertise-address=198.18.0.11\n    - --allow-privileged=true\n")
+    assert m.advertise_address(manifest) == "198.18.0.11"
+    assert m.advertise_address("spec: {}\n") == ""
