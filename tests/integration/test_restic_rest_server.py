@@ -4,8 +4,6 @@ against a rest-server on loopback)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import shutil
 import socket
@@ -17,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from lab import build, proc
+from lab.rest_server import write_tls_and_auth
 
 pytestmark = pytest.mark.lab
 PORT = 8000
@@ -43,28 +42,15 @@ def wait_listening(address: str, port: int, record: dict, timeout: float = 15) -
 def rest_server(lab):
     """rest-server in the backup host's namespaces, its files where every lab host sees them (not /tmp,
     /srv: those are each host's own); stopped by its recorded pid."""
-    from cryptography.hazmat.primitives import serialization
-
-    from lab.pki import CertificateAuthority
-
     address = lab.address("vault")
     prefix = tomllib.loads(lab.spec(Path(__file__).with_name("lab_spec.toml")).read_text())["lab"]["prefix"]
     root = Path(tempfile.mkdtemp(prefix="kubedr-rest-", dir="/var/tmp"))
-    ca = CertificateAuthority.create("kubedr-rest-itest-ca")
-    cert, key = ca.issue("vault", server=True, client=False, dns=["vault"], ips=[address])
-    (root / "ca.crt").write_bytes(ca.cert.public_bytes(serialization.Encoding.PEM))
-    (root / "server.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (root / "server.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                        serialization.PrivateFormat.TraditionalOpenSSL,
-                                                        serialization.NoEncryption()))
-    digest = base64.b64encode(hashlib.sha1(HTTP_PASSWORD.encode()).digest()).decode()
-    (root / "htpasswd").write_text(f"{USER}:{{SHA}}{digest}\n")
+    tls_and_auth = write_tls_and_auth(root, "vault", address, USER, HTTP_PASSWORD)
     binary = build.binary("rest-server", build.load_pins()["rest-server"]["version"], "rest-server")
     ns = lab.dir / "ns"
     record = proc.spawn(["nsenter", f"--net=/run/netns/{prefix}-vault", f"--mount={ns / 'vault.mnt'}",
                          f"--uts={ns / 'vault.uts'}", str(binary), "--listen", f"{address}:{PORT}",
-                         "--path", str(root / "data"), "--htpasswd-file", str(root / "htpasswd"), "--tls",
-                         "--tls-cert", str(root / "server.crt"), "--tls-key", str(root / "server.key")],
+                         "--path", str(root / "data"), *tls_and_auth],
                         root / "rest-server.log")
     try:
         wait_listening(address, PORT, record)

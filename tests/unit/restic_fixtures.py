@@ -6,7 +6,6 @@ shared conftest.py is left alone.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -98,27 +97,15 @@ class RestServer:
         self.cacert = str(root / "ca.crt")
 
     def start(self) -> RestServer:
-        from cryptography.hazmat.primitives import serialization
-
-        from lab.pki import CertificateAuthority
+        from lab.rest_server import write_tls_and_auth
 
         data = self.root / "data"
         data.mkdir(parents=True)
-        ca = CertificateAuthority.create("kubedr-test-ca")
-        cert, key = ca.issue("localhost", server=True, client=False, dns=["localhost"], ips=["127.0.0.1"])
-        Path(self.cacert).write_bytes(ca.cert.public_bytes(serialization.Encoding.PEM))
-        (self.root / "server.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        (self.root / "server.key").write_bytes(key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption()))
-        digest = base64.b64encode(hashlib.sha1(self.http_password.encode()).digest()).decode()
-        (self.root / "htpasswd").write_text(f"{self.user}:{{SHA}}{digest}\n")
+        tls_and_auth = write_tls_and_auth(self.root, "localhost", "127.0.0.1", self.user, self.http_password)
         log = open(self.root / "rest-server.log", "wb")  # noqa: SIM115 - closed in stop()
         self._log = log
         self.proc = subprocess.Popen(
-            [str(self.binary), "--listen", f"127.0.0.1:{self.port}", "--path", str(data),
-             "--htpasswd-file", str(self.root / "htpasswd"), "--tls",
-             "--tls-cert", str(self.root / "server.crt"), "--tls-key", str(self.root / "server.key")],
+            [str(self.binary), "--listen", f"127.0.0.1:{self.port}", "--path", str(data), *tls_and_auth],
             stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
