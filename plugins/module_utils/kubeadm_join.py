@@ -1,10 +1,12 @@
 # Copyright: (c) 2026, kubedr contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a kubeadm join needs, made on a control-plane host that runs: the configuration kubeadm's
-upload-certs and token create read, and the parts of the join command they print."""
+upload-certs and token create read, and the parts of the join command they print; and the
+JoinConfiguration the joining host hands to kubeadm join."""
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 
@@ -60,3 +62,24 @@ def parse_join_command(text: str) -> dict:
         raise JoinMaterialError("kubeadm token create --print-join-command printed no complete join command "
                                 "(endpoint, --token, --discovery-token-ca-cert-hash)")
     return {"endpoint": endpoint.group(1), "token": token.group(1), "ca_cert_hash": ca_hash.group(1)}
+
+
+def join_configuration(endpoint: str, token: str, ca_cert_hash: str, node_registration: dict | None = None,
+                       certificate_key: str = "", advertise_address: str = "", bind_port: int = 6443,
+                       api_version: str = DEFAULT_API_VERSION) -> str:
+    """A JoinConfiguration for `kubeadm join --config`, as JSON (which kubeadm reads as YAML); with a
+    certificate key it joins a control-plane host that serves the API on advertise_address."""
+    if certificate_key and not advertise_address:
+        raise JoinMaterialError("a control-plane join (certificate_key given) needs advertise_address, "
+                                "this host's API server address")
+    config = {
+        "apiVersion": api_version,
+        "kind": "JoinConfiguration",
+        "discovery": {"bootstrapToken": {"apiServerEndpoint": endpoint, "token": token,
+                                         "caCertHashes": [ca_cert_hash]}},
+        "nodeRegistration": dict(node_registration or {}),
+    }
+    if certificate_key:
+        config["controlPlane"] = {"localAPIEndpoint": {"advertiseAddress": advertise_address, "bindPort": bind_port},
+                                  "certificateKey": certificate_key}
+    return json.dumps(config, indent=2) + "\n"

@@ -92,57 +92,8 @@ stamp:
   type: str
 """
 
-import os
-import time
-
 from ansible.module_utils.basic import AnsibleModule
-
-ASIDE_PREFIX = ".kubedr-aside-"
-
-
-def is_mount_point(path):
-    """os.path.ismount misses bind mounts within one file system; mountinfo does not."""
-    if os.path.ismount(path):
-        return True
-    real = os.path.realpath(path)
-    try:
-        with open("/proc/self/mountinfo") as fh:
-            return any(line.split()[4] == real for line in fh)
-    except OSError:
-        return False
-
-
-def plan(path, stamp, keep):
-    """What moving `path` aside means: None when there is nothing to move."""
-    if not os.path.lexists(path):
-        return None
-    if not os.path.isdir(path) or os.path.islink(path):
-        parent, name = os.path.split(path.rstrip("/"))
-        return {"path": path, "aside": os.path.join(parent, f".{name}{ASIDE_PREFIX}{stamp}"),
-                "entries": [name], "whole": True}
-    entries = sorted(e for e in os.listdir(path) if not e.startswith(ASIDE_PREFIX) and e not in keep)
-    if not entries:
-        return None
-    if is_mount_point(path) or keep:
-        return {"path": path, "aside": os.path.join(path, ASIDE_PREFIX + stamp), "entries": entries,
-                "whole": False}
-    parent, name = os.path.split(path.rstrip("/"))
-    return {"path": path, "aside": os.path.join(parent, f".{name}{ASIDE_PREFIX}{stamp}"),
-            "entries": [name], "whole": True}
-
-
-def apply(step):
-    if step["whole"]:
-        if os.path.lexists(step["aside"]):
-            raise OSError(f"{step['aside']} exists already; give another stamp")
-        os.rename(step["path"], step["aside"])
-        return
-    os.makedirs(step["aside"], mode=0o700, exist_ok=True)
-    for entry in step["entries"]:
-        target = os.path.join(step["aside"], entry)
-        if os.path.lexists(target):
-            raise OSError(f"{target} exists already; give another stamp")
-        os.rename(os.path.join(step["path"], entry), target)
+from ansible_collections.kubedr.kubeadm.plugins.module_utils.move_aside import check_paths, default_stamp, move_all
 
 
 def main():
@@ -154,26 +105,13 @@ def main():
         },
         supports_check_mode=True,
     )
-    stamp = module.params["stamp"] or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    if "/" in stamp or stamp in (".", ".."):
-        module.fail_json(msg=f"stamp {stamp!r} must be a plain name (no '/'), for example 20261123T150102Z",
-                         moved=[], stamp=stamp)
-    relative = [p for p in module.params["paths"] if not os.path.isabs(p) or p.rstrip("/") == ""]
-    if relative:
-        module.fail_json(msg=f"paths must be absolute and not '/': {', '.join(relative)}",
-                         moved=[], stamp=stamp)
-    steps = [s for s in (plan(p, stamp, module.params["keep"]) for p in module.params["paths"]) if s]
-    moved = []
-    for step in steps:
-        if not module.check_mode:
-            try:
-                apply(step)
-            except OSError as exc:
-                hint = (" (the aside directory must be on the same file system as the path)"
-                        if getattr(exc, "errno", None) == 18 else "")
-                module.fail_json(msg=f"could not move {step['path']} aside to {step['aside']}: {exc}{hint}; "
-                                 "what moved before this is listed in 'moved'", moved=moved, stamp=stamp)
-        moved.append({k: step[k] for k in ("path", "aside", "entries")})
+    stamp = module.params["stamp"] or default_stamp()
+    problem = check_paths(module.params["paths"], stamp)
+    if problem:
+        module.fail_json(msg=problem, moved=[], stamp=stamp)
+    moved, error = move_all(module.params["paths"], stamp, module.params["keep"], module.check_mode)
+    if error:
+        module.fail_json(msg=error, moved=moved, stamp=stamp)
     module.exit_json(changed=bool(moved), moved=moved, stamp=stamp)
 
 

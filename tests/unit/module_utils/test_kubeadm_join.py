@@ -1,7 +1,10 @@
 """kubeadm_join: the configuration kubeadm's upload-certs and token create read, and the join command
-they print, on text shaped as kubeadm 1.36 writes and prints it."""
+they print, on text shaped as kubeadm 1.36 writes and prints it; the JoinConfiguration, and the
+kubeadm_join module's refusals and reruns (the join itself runs in the lab's rebuild tests)."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 from ansible_collections.kubedr.kubeadm.plugins.module_utils import kubeadm_join as m
@@ -57,3 +60,49 @@ def test_advertise_address_from_the_api_server_manifest():
                 "    - --advertise-address=198.18.0.11\n    - --allow-privileged=true\n")
     assert m.advertise_address(manifest) == "198.18.0.11"
     assert m.advertise_address("spec: {}\n") == ""
+
+
+def test_join_configuration_for_a_control_plane_host_and_for_a_worker():
+    hash_ = "sha256:" + "ab" * 32
+    control_plane = json.loads(m.join_configuration("198.18.0.16:6443", "abcdef.0123456789abcdef", hash_,
+                                                    {"name": "cp2"}, "k" * 64, "198.18.0.12"))
+    assert control_plane["kind"] == "JoinConfiguration" and control_plane["apiVersion"] == "kubeadm.k8s.io/v1beta4"
+    assert control_plane["discovery"]["bootstrapToken"] == {
+        "apiServerEndpoint": "198.18.0.16:6443", "token": "abcdef.0123456789abcdef", "caCertHashes": [hash_]}
+    assert control_plane["nodeRegistration"] == {"name": "cp2"}
+    assert control_plane["controlPlane"] == {"localAPIEndpoint": {"advertiseAddress": "198.18.0.12", "bindPort": 6443},
+                                             "certificateKey": "k" * 64}
+    worker = json.loads(m.join_configuration("198.18.0.16:6443", "abcdef.0123456789abcdef", hash_))
+    assert "controlPlane" not in worker and worker["nodeRegistration"] == {}
+
+
+def test_a_control_plane_join_without_its_address_is_refused():
+    with pytest.raises(m.JoinMaterialError, match="needs advertise_address"):
+        m.join_configuration("198.18.0.16:6443", "t", "sha256:x", certificate_key="k" * 64)
+
+
+ARGS = {"endpoint": "198.18.0.16:6443", "token": "abcdef.0123456789abcdef", "ca_cert_hash": "sha256:" + "ab" * 32}
+
+
+def test_the_module_leaves_a_joined_host_alone(run_module, monkeypatch, tmp_path):
+    from ansible_collections.kubedr.kubeadm.plugins.modules import kubeadm_join
+
+    monkeypatch.setattr(kubeadm_join, "KUBERNETES_DIR", str(tmp_path))
+    (tmp_path / "kubelet.conf").write_text("")
+    worker = run_module(kubeadm_join, ARGS)
+    assert worker["changed"] is False and worker["joined_before"] is True and worker["control_plane"] is False
+    # a control-plane join counts as done only once admin.conf is there too (kubeadm writes it last)
+    control_plane = {**ARGS, "certificate_key": "k" * 64, "advertise_address": "198.18.0.12"}
+    monkeypatch.setenv("PATH", str(tmp_path))  # no kubeadm: the module must say so rather than run
+    missing = run_module(kubeadm_join, control_plane)
+    assert missing["failed"] and "kubeadm" in missing["msg"]
+    (tmp_path / "admin.conf").write_text("")
+    assert run_module(kubeadm_join, control_plane)["changed"] is False
+
+
+def test_the_module_names_a_missing_address_and_never_shows_the_secrets(run_module):
+    from ansible_collections.kubedr.kubeadm.plugins.modules import kubeadm_join
+
+    result = run_module(kubeadm_join, {**ARGS, "certificate_key": "k" * 64})
+    assert result["failed"] and "needs advertise_address" in result["msg"]
+    assert ARGS["token"] not in json.dumps(result) and "k" * 64 not in json.dumps(result)
