@@ -189,7 +189,8 @@ def test_pki_set_is_complete_with_modes(kube_lab, first_run):
     modes = dict(reversed(line.split(" ", 1)) for line in listing)
     for name in PKI_REQUIRED:
         assert f"pki/{name}" in modes, name
-    assert {"manifests/etcd.yaml", "manifests/kube-apiserver.yaml", "kubeadm-config.yaml"} <= set(modes)
+    assert {"manifests/etcd.yaml", "manifests/kube-apiserver.yaml", "kubeadm-config.yaml",
+            "kubelet-config.yaml"} <= set(modes)
     # modes as on the source host; private keys stay 0600
     source = first_run["summary"]["source"]
     on_source = dict(reversed(line.split(" ", 1)) for line in lab.ssh(
@@ -199,6 +200,7 @@ def test_pki_set_is_complete_with_modes(kube_lab, first_run):
     assert modes["pki/ca.key"] == "600" and modes["pki/sa.key"] == "600"
     assert lab.ssh("cp1", f"stat -c %a {config}").stdout.strip() == "700"
     assert "kind: ClusterConfiguration" in lab.ssh("cp1", f"cat {config}/kubeadm-config.yaml").stdout
+    assert "kind: KubeletConfiguration" in lab.ssh("cp1", f"cat {config}/kubelet-config.yaml").stdout
     lab.ssh("cp1", f"rm -rf {scratch}")
     # no private key in the playbook's output
     assert "PRIVATE KEY" not in first_run["stdout"]
