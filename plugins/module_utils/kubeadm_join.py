@@ -41,12 +41,15 @@ def configuration(cluster_configuration: str, address: str, key: str = "", ttl: 
     refuses --ttl beside --config, hence the ttl here; and without this host's API address it guesses
     one from the default route, which a host may not have."""
     if not re.search(r"^kind:\s*ClusterConfiguration\s*$", cluster_configuration, re.MULTILINE):
-        raise JoinMaterialError("the kubeadm-config ConfigMap holds no ClusterConfiguration: "
-                                "is this a kubeadm cluster?")
-    head = (f"apiVersion: {api_version(cluster_configuration)}\nkind: InitConfiguration\n"
-            f"localAPIEndpoint:\n  advertiseAddress: {address}\n"
-            f"bootstrapTokens:\n- ttl: {ttl}\n  usages: [signing, authentication]\n"
-            "  groups: [system:bootstrappers:kubeadm:default-node-token]\n")
+        raise JoinMaterialError(
+            "the kubeadm-config ConfigMap holds no ClusterConfiguration: is this a kubeadm cluster?"
+        )
+    head = (
+        f"apiVersion: {api_version(cluster_configuration)}\nkind: InitConfiguration\n"
+        f"localAPIEndpoint:\n  advertiseAddress: {address}\n"
+        f"bootstrapTokens:\n- ttl: {ttl}\n  usages: [signing, authentication]\n"
+        "  groups: [system:bootstrappers:kubeadm:default-node-token]\n"
+    )
     if key:
         head += f"certificateKey: {key}\n"
     return f"{head}---\n{cluster_configuration.strip()}\n"
@@ -59,27 +62,41 @@ def parse_join_command(text: str) -> dict:
     ca_hash = re.search(r"--discovery-token-ca-cert-hash (\S+)", text)
     if not (endpoint and token and ca_hash):
         # not quoted back: whatever it printed may hold a token
-        raise JoinMaterialError("kubeadm token create --print-join-command printed no complete join command "
-                                "(endpoint, --token, --discovery-token-ca-cert-hash)")
+        raise JoinMaterialError(
+            "kubeadm token create --print-join-command printed no complete join command "
+            "(endpoint, --token, --discovery-token-ca-cert-hash)"
+        )
     return {"endpoint": endpoint.group(1), "token": token.group(1), "ca_cert_hash": ca_hash.group(1)}
 
 
-def join_configuration(endpoint: str, token: str, ca_cert_hash: str, node_registration: dict | None = None,
-                       certificate_key: str = "", advertise_address: str = "", bind_port: int = 6443,
-                       api_version: str = DEFAULT_API_VERSION) -> str:
+def join_configuration(
+    endpoint: str,
+    token: str,
+    ca_cert_hash: str,
+    node_registration: dict | None = None,
+    certificate_key: str = "",
+    advertise_address: str = "",
+    bind_port: int = 6443,
+    api_version: str = DEFAULT_API_VERSION,
+) -> str:
     """A JoinConfiguration for `kubeadm join --config`, as JSON (which kubeadm reads as YAML); with a
     certificate key it joins a control-plane host that serves the API on advertise_address."""
     if certificate_key and not advertise_address:
-        raise JoinMaterialError("a control-plane join (certificate_key given) needs advertise_address, "
-                                "this host's API server address")
+        raise JoinMaterialError(
+            "a control-plane join (certificate_key given) needs advertise_address, "
+            "this host's API server address"
+        )
     config = {
         "apiVersion": api_version,
         "kind": "JoinConfiguration",
-        "discovery": {"bootstrapToken": {"apiServerEndpoint": endpoint, "token": token,
-                                         "caCertHashes": [ca_cert_hash]}},
+        "discovery": {
+            "bootstrapToken": {"apiServerEndpoint": endpoint, "token": token, "caCertHashes": [ca_cert_hash]}
+        },
         "nodeRegistration": dict(node_registration or {}),
     }
     if certificate_key:
-        config["controlPlane"] = {"localAPIEndpoint": {"advertiseAddress": advertise_address, "bindPort": bind_port},
-                                  "certificateKey": certificate_key}
+        config["controlPlane"] = {
+            "localAPIEndpoint": {"advertiseAddress": advertise_address, "bindPort": bind_port},
+            "certificateKey": certificate_key,
+        }
     return json.dumps(config, indent=2) + "\n"

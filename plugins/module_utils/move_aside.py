@@ -29,17 +29,29 @@ def plan(path, stamp, keep):
         return None
     if not os.path.isdir(path) or os.path.islink(path):
         parent, name = os.path.split(path.rstrip("/"))
-        return {"path": path, "aside": os.path.join(parent, f".{name}{ASIDE_PREFIX}{stamp}"),
-                "entries": [name], "whole": True}
+        return {
+            "path": path,
+            "aside": os.path.join(parent, f".{name}{ASIDE_PREFIX}{stamp}"),
+            "entries": [name],
+            "whole": True,
+        }
     entries = sorted(e for e in os.listdir(path) if not e.startswith(ASIDE_PREFIX) and e not in keep)
     if not entries:
         return None
     if is_mount_point(path) or keep:
-        return {"path": path, "aside": os.path.join(path, ASIDE_PREFIX + stamp), "entries": entries,
-                "whole": False}
+        return {
+            "path": path,
+            "aside": os.path.join(path, ASIDE_PREFIX + stamp),
+            "entries": entries,
+            "whole": False,
+        }
     parent, name = os.path.split(path.rstrip("/"))
-    return {"path": path, "aside": os.path.join(parent, f".{name}{ASIDE_PREFIX}{stamp}"),
-            "entries": [name], "whole": True}
+    return {
+        "path": path,
+        "aside": os.path.join(parent, f".{name}{ASIDE_PREFIX}{stamp}"),
+        "entries": [name],
+        "whole": True,
+    }
 
 
 def apply(step):
@@ -79,9 +91,14 @@ def move_all(paths, stamp, keep, check_mode):
             try:
                 apply(step)
             except OSError as exc:
-                hint = (" (the aside directory must be on the same file system as the path)"
-                        if getattr(exc, "errno", None) == 18 else "")
-                return moved, (f"could not move {step['path']} aside to {step['aside']}: {exc}{hint}; "
-                               "what moved before this is listed in 'moved'")
+                hint = (
+                    " (the aside directory must be on the same file system as the path)"
+                    if getattr(exc, "errno", None) == 18
+                    else ""
+                )
+                return moved, (
+                    f"could not move {step['path']} aside to {step['aside']}: {exc}{hint}; "
+                    "what moved before this is listed in 'moved'"
+                )
         moved.append({k: step[k] for k in ("path", "aside", "entries")})
     return moved, None

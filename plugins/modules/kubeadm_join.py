@@ -19,7 +19,7 @@ description:
   - Does nothing when the host has joined already - C(/etc/kubernetes/admin.conf) exists for a
     control-plane join, C(/etc/kubernetes/kubelet.conf) for a worker - so a rerun changes nothing.
   - Make the material right before the join with M(kubedr.kubeadm.kubeadm_join_material) on a
-    control-plane host: tokens expire and kubeadm deletes uploaded certificates after two hours.
+    control-plane host, since tokens expire and kubeadm deletes uploaded certificates after two hours.
 author:
   - kubedr contributors (@kubedr)
 options:
@@ -141,9 +141,16 @@ def main():
     params = module.params
     control_plane = bool(params["certificate_key"])
     try:
-        config = join_configuration(params["endpoint"], params["token"], params["ca_cert_hash"],
-                                    params["node_registration"], params["certificate_key"],
-                                    params["advertise_address"] or "", params["bind_port"], params["api_version"])
+        config = join_configuration(
+            params["endpoint"],
+            params["token"],
+            params["ca_cert_hash"],
+            params["node_registration"],
+            params["certificate_key"],
+            params["advertise_address"] or "",
+            params["bind_port"],
+            params["api_version"],
+        )
     except JoinMaterialError as error:
         module.fail_json(msg=str(error))
     # kubeadm writes these last: admin.conf once a control-plane join is through, kubelet.conf for any node
@@ -166,8 +173,13 @@ def main():
     finally:
         os.unlink(path)
     if rc != 0:
-        module.fail_json(msg=f"kubeadm join failed (rc {rc}): {err.strip() or out.strip()}", rc=rc,
-                         stdout=out, stderr=err, **result)
+        module.fail_json(
+            msg=f"kubeadm join failed (rc {rc}): {err.strip() or out.strip()}",
+            rc=rc,
+            stdout=out,
+            stderr=err,
+            **result,
+        )
     module.exit_json(changed=True, stdout=out, **result)
 
 

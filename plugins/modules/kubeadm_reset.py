@@ -51,7 +51,8 @@ options:
     type: bool
     default: true
   record:
-    description: File to write what moved to (JSON) when done; its missing parent directories are made with mode 0700.
+    description:
+      - File to write what moved to (JSON) when done; its missing parent directories are made with mode 0700.
     type: path
 attributes:
   check_mode:
@@ -97,7 +98,7 @@ from ansible_collections.kubedr.kubeadm.plugins.module_utils.static_pods import 
 
 
 def address(text):
-    host, _, port = text.rpartition(":")
+    host, port = text.rpartition(":")[::2]
     if not host or not port.isdigit():
         raise ValueError(text)
     return host.strip("[]"), int(port)
@@ -107,10 +108,17 @@ def main():
     module = AnsibleModule(
         argument_spec={
             "stamp": {"type": "str", "required": True},
-            "paths": {"type": "list", "elements": "path",
-                      "default": ["/etc/kubernetes", "/var/lib/etcd", "/var/lib/kubelet"]},
+            "paths": {
+                "type": "list",
+                "elements": "path",
+                "default": ["/etc/kubernetes", "/var/lib/etcd", "/var/lib/kubelet"],
+            },
             "manifests_dir": {"type": "path", "default": "/etc/kubernetes/manifests"},
-            "wait_closed": {"type": "list", "elements": "str", "default": ["127.0.0.1:2379", "127.0.0.1:6443"]},
+            "wait_closed": {
+                "type": "list",
+                "elements": "str",
+                "default": ["127.0.0.1:2379", "127.0.0.1:6443"],
+            },
             "timeout": {"type": "int", "default": 300},
             "stop_kubelet": {"type": "bool", "default": True},
             "record": {"type": "path"},
@@ -132,12 +140,18 @@ def main():
         module.fail_json(msg=error, moved=moved, kubelet_stopped=False)
     if moved and not module.check_mode:
         deadline = time.monotonic() + params["timeout"]
-        while (listening := [f"{h}:{p}" for h, p in closed if port_open(p, h)]) and time.monotonic() < deadline:
+        while (
+            listening := [f"{h}:{p}" for h, p in closed if port_open(p, h)]
+        ) and time.monotonic() < deadline:
             time.sleep(0.5)
         if listening:
-            module.fail_json(msg=f"{', '.join(listening)} still accept connections {params['timeout']} s after the "
-                                 f"static pod manifests moved to {moved[0]['aside']}: is the kubelet running them? "
-                                 "Stop what listens there, then rerun", moved=moved, kubelet_stopped=False)
+            module.fail_json(
+                msg=f"{', '.join(listening)} still accept connections {params['timeout']} s after the "
+                f"static pod manifests moved to {moved[0]['aside']}: is the kubelet running them? "
+                "Stop what listens there, then rerun",
+                moved=moved,
+                kubelet_stopped=False,
+            )
 
     kubelet_stopped = False
     systemctl = module.get_bin_path("systemctl") if params["stop_kubelet"] else None
@@ -146,8 +160,11 @@ def main():
         if not module.check_mode:
             rc, out, err = module.run_command([systemctl, "stop", "kubelet"])
             if rc != 0:
-                module.fail_json(msg=f"systemctl stop kubelet failed (rc {rc}): {err.strip() or out.strip()}",
-                                 moved=moved, kubelet_stopped=False)
+                module.fail_json(
+                    msg=f"systemctl stop kubelet failed (rc {rc}): {err.strip() or out.strip()}",
+                    moved=moved,
+                    kubelet_stopped=False,
+                )
 
     more, error = move_all(params["paths"], stamp, [], module.check_mode)
     moved += more
@@ -158,7 +175,9 @@ def main():
         os.makedirs(os.path.dirname(params["record"]), mode=0o700, exist_ok=True)
         with open(os.open(params["record"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
             json.dump(moved, handle)
-    module.exit_json(changed=bool(moved) or kubelet_stopped or recording, moved=moved, kubelet_stopped=kubelet_stopped)
+    module.exit_json(
+        changed=bool(moved) or kubelet_stopped or recording, moved=moved, kubelet_stopped=kubelet_stopped
+    )
 
 
 if __name__ == "__main__":

@@ -93,7 +93,11 @@ stamp:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubedr.kubeadm.plugins.module_utils.move_aside import check_paths, default_stamp, move_all
+from ansible_collections.kubedr.kubeadm.plugins.module_utils.move_aside import (
+    check_paths,
+    default_stamp,
+    move_all,
+)
 
 
 def main():

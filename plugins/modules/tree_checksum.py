@@ -84,7 +84,8 @@ def file_sha256(path):
 
 
 def tree(root, exclude):
-    """(checksum, files, bytes) of the regular files under root, top-level entries matching exclude left out."""
+    """(checksum, files, bytes) of the regular files under root, leaving out the top-level entries
+    that match exclude."""
     found = []
     for directory, dirs, names in os.walk(root):
         if directory == root:
@@ -107,7 +108,11 @@ def main():
     module = AnsibleModule(
         argument_spec={
             "path": {"type": "path", "required": True},
-            "exclude": {"type": "list", "elements": "str", "default": [".kubedr-moved-*", ".kubedr-restore-*"]},
+            "exclude": {
+                "type": "list",
+                "elements": "str",
+                "default": [".kubedr-moved-*", ".kubedr-restore-*"],
+            },
         },
         supports_check_mode=True,
     )

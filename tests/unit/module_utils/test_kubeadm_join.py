@@ -15,8 +15,10 @@ controlPlaneEndpoint: 198.18.0.16:6443
 kind: ClusterConfiguration
 kubernetesVersion: v1.36.3
 """
-JOIN = ("kubeadm join 198.18.0.16:6443 --token abcdef.0123456789abcdef "
-        "--discovery-token-ca-cert-hash sha256:" + "ab" * 32 + " \n")
+JOIN = (
+    "kubeadm join 198.18.0.16:6443 --token abcdef.0123456789abcdef "
+    "--discovery-token-ca-cert-hash sha256:" + "ab" * 32 + " \n"
+)
 
 
 def test_configuration_carries_the_key_the_ttl_and_the_cluster_configuration():
@@ -45,8 +47,11 @@ def test_no_cluster_configuration_is_refused():
 
 
 def test_parse_join_command():
-    assert m.parse_join_command(JOIN) == {"endpoint": "198.18.0.16:6443", "token": "abcdef.0123456789abcdef",
-                                          "ca_cert_hash": "sha256:" + "ab" * 32}
+    assert m.parse_join_command(JOIN) == {
+        "endpoint": "198.18.0.16:6443",
+        "token": "abcdef.0123456789abcdef",
+        "ca_cert_hash": "sha256:" + "ab" * 32,
+    }
 
 
 def test_an_incomplete_join_command_is_refused_without_quoting_it():
@@ -56,22 +61,35 @@ def test_an_incomplete_join_command_is_refused_without_quoting_it():
 
 
 def test_advertise_address_from_the_api_server_manifest():
-    manifest = ("spec:\n  containers:\n  - command:\n    - kube-apiserver\n"
-                "    - --advertise-address=198.18.0.11\n    - --allow-privileged=true\n")
+    manifest = (
+        "spec:\n  containers:\n  - command:\n    - kube-apiserver\n"
+        "    - --advertise-address=198.18.0.11\n    - --allow-privileged=true\n"
+    )
     assert m.advertise_address(manifest) == "198.18.0.11"
     assert m.advertise_address("spec: {}\n") == ""
 
 
 def test_join_configuration_for_a_control_plane_host_and_for_a_worker():
     hash_ = "sha256:" + "ab" * 32
-    control_plane = json.loads(m.join_configuration("198.18.0.16:6443", "abcdef.0123456789abcdef", hash_,
-                                                    {"name": "cp2"}, "k" * 64, "198.18.0.12"))
-    assert control_plane["kind"] == "JoinConfiguration" and control_plane["apiVersion"] == "kubeadm.k8s.io/v1beta4"
+    control_plane = json.loads(
+        m.join_configuration(
+            "198.18.0.16:6443", "abcdef.0123456789abcdef", hash_, {"name": "cp2"}, "k" * 64, "198.18.0.12"
+        )
+    )
+    assert (
+        control_plane["kind"] == "JoinConfiguration"
+        and control_plane["apiVersion"] == "kubeadm.k8s.io/v1beta4"
+    )
     assert control_plane["discovery"]["bootstrapToken"] == {
-        "apiServerEndpoint": "198.18.0.16:6443", "token": "abcdef.0123456789abcdef", "caCertHashes": [hash_]}
+        "apiServerEndpoint": "198.18.0.16:6443",
+        "token": "abcdef.0123456789abcdef",
+        "caCertHashes": [hash_],
+    }
     assert control_plane["nodeRegistration"] == {"name": "cp2"}
-    assert control_plane["controlPlane"] == {"localAPIEndpoint": {"advertiseAddress": "198.18.0.12", "bindPort": 6443},
-                                             "certificateKey": "k" * 64}
+    assert control_plane["controlPlane"] == {
+        "localAPIEndpoint": {"advertiseAddress": "198.18.0.12", "bindPort": 6443},
+        "certificateKey": "k" * 64,
+    }
     worker = json.loads(m.join_configuration("198.18.0.16:6443", "abcdef.0123456789abcdef", hash_))
     assert "controlPlane" not in worker and worker["nodeRegistration"] == {}
 
@@ -81,7 +99,11 @@ def test_a_control_plane_join_without_its_address_is_refused():
         m.join_configuration("198.18.0.16:6443", "t", "sha256:x", certificate_key="k" * 64)
 
 
-ARGS = {"endpoint": "198.18.0.16:6443", "token": "abcdef.0123456789abcdef", "ca_cert_hash": "sha256:" + "ab" * 32}
+ARGS = {
+    "endpoint": "198.18.0.16:6443",
+    "token": "abcdef.0123456789abcdef",
+    "ca_cert_hash": "sha256:" + "ab" * 32,
+}
 
 
 def test_the_module_leaves_a_joined_host_alone(run_module, monkeypatch, tmp_path):

@@ -17,8 +17,13 @@ def node(tmp_path):
     (kube / "manifests" / "etcd.yaml").write_text("etcd")
     (kube / "admin.conf").write_text("conf")
     (tmp_path / "etcd" / "member").mkdir(parents=True)
-    return {"stamp": "r1", "manifests_dir": str(kube / "manifests"), "paths": [str(kube), str(tmp_path / "etcd")],
-            "stop_kubelet": False, "record": str(tmp_path / "state" / "run" / "reset")}
+    return {
+        "stamp": "r1",
+        "manifests_dir": str(kube / "manifests"),
+        "paths": [str(kube), str(tmp_path / "etcd")],
+        "stop_kubelet": False,
+        "record": str(tmp_path / "state" / "run" / "reset"),
+    }
 
 
 def listener():
@@ -39,7 +44,9 @@ def test_everything_moves_aside_in_order_and_a_rerun_changes_nothing(run_module,
     assert (tmp_path / ".etcd.kubedr-aside-r1" / "member").is_dir()
     record = tmp_path / "state" / "run" / "reset"
     assert json.loads(record.read_text()) == result["moved"]
-    assert oct(record.stat().st_mode & 0o777) == "0o600" and oct(record.parent.stat().st_mode & 0o777) == "0o700"
+    assert (
+        oct(record.stat().st_mode & 0o777) == "0o600" and oct(record.parent.stat().st_mode & 0o777) == "0o700"
+    )
     again = run_module(kubeadm_reset, {**args, "wait_closed": [address]})
     assert again["changed"] is False and again["moved"] == []
     assert json.loads(record.read_text()) == result["moved"]  # the first run's record is kept

@@ -8,8 +8,10 @@ import subprocess
 
 from ansible_collections.kubedr.kubeadm.plugins.modules import tree_checksum
 
-PIPELINE = ("set -o pipefail && find . \\( -path './.kubedr-moved-*' -o -path './.kubedr-restore-*' \\) -prune "
-            "-o -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum | sha256sum | cut -d' ' -f1")
+PIPELINE = (
+    "set -o pipefail && find . \\( -path './.kubedr-moved-*' -o -path './.kubedr-restore-*' \\) -prune "
+    "-o -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum | sha256sum | cut -d' ' -f1"
+)
 
 
 def volume(root):
@@ -25,15 +27,18 @@ def volume(root):
 
 
 def shell(root):
-    return subprocess.run(["bash", "-c", PIPELINE], cwd=root, capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        ["bash", "-c", PIPELINE], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def test_same_checksum_as_the_pipeline(run_module, tmp_path):
     root = volume(tmp_path / "v")
     result = run_module(tree_checksum, {"path": str(root)})
     assert result["changed"] is False and result["checksum"] == shell(root)
-    assert result["files"] == 4 and result["bytes"] == 3000 + 7 + 1 + len("sorted before lower case in C order")
+    assert result["files"] == 4 and result["bytes"] == 3000 + 7 + 1 + len(
+        "sorted before lower case in C order"
+    )
 
 
 def test_content_and_names_count_times_and_modes_do_not(run_module, tmp_path):
@@ -51,6 +56,8 @@ def test_content_and_names_count_times_and_modes_do_not(run_module, tmp_path):
 
 def test_an_empty_tree_and_a_missing_one(run_module, tmp_path):
     (tmp_path / "empty").mkdir()
-    assert run_module(tree_checksum, {"path": str(tmp_path / "empty")})["checksum"] == shell(tmp_path / "empty")
+    assert run_module(tree_checksum, {"path": str(tmp_path / "empty")})["checksum"] == shell(
+        tmp_path / "empty"
+    )
     missing = run_module(tree_checksum, {"path": str(tmp_path / "nope")})
     assert missing["failed"] and "is not a directory" in missing["msg"]
