@@ -123,6 +123,9 @@ cluster:
           description: etcd server version.
           type: str
           sample: 3.5.21
+        revision:
+          description: The store revision this member serves (null when it did not answer).
+          type: int
         db_size:
           description: Size of the backend database in bytes.
           type: int
@@ -280,7 +283,7 @@ def gather(client, endpoints=None):
             entry.update(
                 healthy=status["leader"] != 0,
                 error=None if status["leader"] else "answered but has no leader: quorum is probably lost",
-                **{k: status[k] for k in ("version", "db_size", "db_size_in_use", "raft_index",
+                **{k: status[k] for k in ("version", "revision", "db_size", "db_size_in_use", "raft_index",
                                           "raft_applied_index", "raft_term", "errors")})
         else:
             if member_errors.get(m["id"]):
@@ -289,8 +292,9 @@ def gather(client, endpoints=None):
                 error = "member has not started yet (it advertises no client URLs)"
             else:
                 error = "not queried: none of the given endpoints is one of its client URLs"
-            entry.update(healthy=False, error=error, version=None, db_size=None, db_size_in_use=None,
-                         raft_index=None, raft_applied_index=None, raft_term=None, errors=[])
+            entry.update(healthy=False, error=error, version=None, revision=None, db_size=None,
+                         db_size_in_use=None, raft_index=None, raft_applied_index=None, raft_term=None,
+                         errors=[])
         members.append(entry)
 
     voters = [e for e in members if not e["is_learner"]]

@@ -72,6 +72,16 @@ options:
       - Needs O(mark_compacted=true). Not supported by C(etcdctl) 3.4.
     type: int
     default: 0
+  above_revision:
+    description:
+      - The highest revision clients of the cluster can have seen (the revision etcd served before the
+        restore, or the high revision M(kubedr.kubeadm.etcd_lineage) recorded). The bump applied is then
+        raised so that the restored cluster starts O(bump_revision) above it, read against the snapshot's
+        own revision (C(snapshot status)). Without it, restoring the same or an older snapshot a second
+        time serves revisions below what kubelets and controllers have cached, and their watches wait.
+      - 0 applies O(bump_revision) as given.
+    type: int
+    default: 0
   mark_compacted:
     description:
       - Mark the restored revision as compacted, which makes watchers of older revisions re-list.
@@ -195,7 +205,10 @@ restore:
       type: list
       elements: str
     bump_revision:
-      description: Revision bump applied.
+      description: Revision bump applied (raised above O(above_revision) when given).
+      type: int
+    snapshot_revision:
+      description: The snapshot's revision, read when O(above_revision) is given (else null).
       type: int
     mark_compacted:
       description: Whether the restored revision was marked compacted.
@@ -229,6 +242,7 @@ import shutil
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kubedr.kubeadm.plugins.module_utils import etcd_lineage
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.etcd_restore import (
     MARKER,
     RUNNING_HINT,
@@ -292,6 +306,20 @@ def _write_marker(module, directory, marker):
     os.chmod(os.path.join(directory, MARKER), 0o600)
 
 
+def snapshot_status_revision(module, tool_path, snapshot, commands):
+    """The snapshot's revision as `snapshot status` reads it (etcdutl and etcdctl alike)."""
+    argv = [tool_path, "snapshot", "status", snapshot, "-w", "json"]
+    commands.append(argv)
+    rc, out, err = module.run_command(argv, environ_update={"ETCDCTL_API": "3"})
+    try:
+        if rc != 0:
+            raise ValueError(err.strip() or out.strip())
+        return int(json.loads(out)["revision"])
+    except (ValueError, KeyError, TypeError) as e:
+        module.fail_json(msg=f"cannot read the revision of {snapshot} (needed for above_revision): {e};"
+                             " is it an etcd snapshot?", rc=rc, stdout=out, stderr=err, cmd=argv)
+
+
 def restore(module):
     p = module.params
     data_dir = os.path.abspath(p["data_dir"]).rstrip("/") or "/"
@@ -303,6 +331,13 @@ def restore(module):
         digest = sha256_file(p["snapshot"])
     except OSError as e:
         module.fail_json(msg=f"cannot read snapshot {p['snapshot']}: {e}")
+    commands = []
+    tool = tool_path = snapshot_revision = None
+    bump = p["bump_revision"]
+    if p["above_revision"] > 0 and bump > 0:
+        tool, tool_path = find_tool(module, commands)
+        snapshot_revision = snapshot_status_revision(module, tool_path, p["snapshot"], commands)
+        bump = etcd_lineage.restore_bump(snapshot_revision, p["above_revision"], bump)
 
     wanted = {
         "snapshot_sha256": digest,
@@ -310,14 +345,15 @@ def restore(module):
         "initial_cluster": p["initial_cluster"],
         "initial_cluster_token": p["initial_cluster_token"],
         "initial_advertise_peer_urls": peer_urls,
-        "bump_revision": p["bump_revision"],
+        "bump_revision": bump,
         "mark_compacted": p["mark_compacted"],
     }
     previous = read_marker(data_dir)
     mount_point = is_mount_point(data_dir)
     result = dict(wanted, data_dir=data_dir, snapshot=p["snapshot"], moved_aside=None, tool=None,
-                  tool_path=None, mount_point=mount_point, marker=os.path.join(data_dir, MARKER))
-    commands, actions = [], []
+                  tool_path=None, mount_point=mount_point, marker=os.path.join(data_dir, MARKER),
+                  snapshot_revision=snapshot_revision)
+    actions = []
     if same_restore(previous, wanted, data_dir):
         result.update(moved_aside=previous.get("moved_aside"), tool=previous.get("tool"),
                       tool_path=previous.get("tool_path"))
@@ -327,10 +363,11 @@ def restore(module):
     if busy:
         module.fail_json(msg=f"etcd is still running on {data_dir} (it holds a lock on {', '.join(busy)}):"
                              f" {RUNNING_HINT}")
-    tool, tool_path = find_tool(module, commands)
+    if not tool:
+        tool, tool_path = find_tool(module, commands)
     layout = plan(data_dir, mount_point, timestamp())
     scratch, moved = layout["scratch"], layout["moved_aside"]
-    argv = restore_argv(tool_path, p["snapshot"], scratch, p, peer_urls)
+    argv = restore_argv(tool_path, p["snapshot"], scratch, dict(p, bump_revision=bump), peer_urls)
     marker = dict(wanted, snapshot=p["snapshot"], tool=tool, tool_path=tool_path, moved_aside=moved,
                   restored_at=timestamp())
     result.update(tool=tool, tool_path=tool_path, moved_aside=moved)
@@ -368,6 +405,7 @@ def main():
             initial_advertise_peer_urls=dict(type="list", elements="str"),
             initial_cluster_token=dict(type="str", required=True, no_log=False),
             bump_revision=dict(type="int", default=0),
+            above_revision=dict(type="int", default=0),
             mark_compacted=dict(type="bool", default=False),
             skip_hash_check=dict(type="bool", default=False),
             etcdutl_path=dict(type="path"),

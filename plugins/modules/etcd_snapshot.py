@@ -51,6 +51,15 @@ options:
       - Also replace a snapshot of another etcd cluster at O(dest), which is refused otherwise.
     type: bool
     default: false
+  lineage:
+    description:
+      - Earlier etcd cluster ids of the same kubedr cluster (each restore or rebuild starts a new one), as
+        M(kubedr.kubeadm.etcd_lineage) records them. A snapshot of one of them at O(dest) is this cluster's
+        and is replaced without O(force).
+      - Recorded in the metadata, so that a restore recognises the snapshot after later restores and rebuilds.
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - kubedr.kubeadm.etcd_connection
 attributes:
@@ -125,6 +134,11 @@ snapshot:
       description: ID of the member the snapshot was streamed from.
       type: str
       sample: 8e9e05c52164694d
+    lineage:
+      description: Every etcd cluster id of this kubedr cluster known when it was taken, its own last.
+      type: list
+      elements: str
+      sample: [5a3c0d8b2c1e7f60, cdf818194e3a8c32]
     member_name:
       description: Name of that member (empty when the member list could not be read).
       type: str
@@ -190,7 +204,7 @@ import threading
 import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.kubedr.kubeadm.plugins.module_utils import etcd_grpc
+from ansible_collections.kubedr.kubeadm.plugins.module_utils import etcd_grpc, etcd_lineage
 from ansible_collections.kubedr.kubeadm.plugins.module_utils import etcd_snapshot_file as snapfile
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.etcd_client import (
     EtcdError,
@@ -288,7 +302,7 @@ def member_name(client, member_id):
     return next((m["name"] for m in members if m["id"] == member_id), "")
 
 
-def take_snapshot(client, transport, status, name, dest, mode):
+def take_snapshot(client, transport, status, name, dest, mode, lineage=()):
     """Stream into <dest>.part, verify, fsync, rename; write <dest>.json. Returns (snapshot, actions)."""
     directory = os.path.dirname(dest) or "."
     part = dest + snapfile.PART_SUFFIX
@@ -331,6 +345,7 @@ def take_snapshot(client, transport, status, name, dest, mode):
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "endpoint": client.endpoint,
             "transport": stream.transport,
+            "lineage": etcd_lineage.merge({}, [*lineage, format_id(status["cluster_id"])])["cluster_ids"],
         }
         snapfile.write_file(meta_part, snapfile.metadata_json(snapshot), mode)
         # os.replace, not module.atomic_move: atomic_move gives a new file 0666 & ~umask before any
@@ -362,6 +377,7 @@ def main():
         prefer=dict(type="str", choices=["auto", "grpc", "gateway"], default="auto"),
         mode=dict(type="raw", default="0600"),
         force=dict(type="bool", default=False),
+        lineage=dict(type="list", elements="str", default=[]),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     dest = module.params["dest"]
@@ -381,11 +397,13 @@ def main():
         client = etcd_client(module.params)
         status = client.status()
         foreign = snapfile.read_metadata(dest) or {}
-        if (os.path.exists(dest) and foreign.get("cluster_id") not in (None, format_id(status["cluster_id"]))
-                and not module.params["force"]):
+        if (os.path.exists(dest) and foreign.get("cluster_id") is not None and not module.params["force"]
+                and not etcd_lineage.same_cluster(foreign["cluster_id"], foreign.get("lineage"),
+                                                  format_id(status["cluster_id"]), module.params["lineage"])):
             module.fail_json(msg=f"{dest} holds a snapshot of another etcd cluster ({foreign['cluster_id']}, "
                                  f"this one is {format_id(status['cluster_id'])}); it was left untouched: "
-                                 "give another dest, or force=true to replace it")
+                                 "give another dest, pass this cluster's lineage (etcd_lineage) if it is"
+                                 " this cluster's from before a restore, or force=true to replace it")
         current = None if module.params["force"] else existing_snapshot(client, dest, status)
         if current:
             module.exit_json(changed=False, actions=[],
@@ -402,7 +420,8 @@ def main():
             module.exit_json(changed=True, snapshot=snapshot, actions=[
                 f"would stream a snapshot of revision {status['revision']} ({status['db_size']} bytes) from"
                 f" {name or snapshot['member_id']} via {transport} to {dest}"])
-        snapshot, actions = take_snapshot(client, transport, status, name, dest, mode)
+        snapshot, actions = take_snapshot(client, transport, status, name, dest, mode,
+                                          module.params["lineage"])
     except (EtcdError, snapfile.SnapshotFileError) as e:
         module.fail_json(msg=str(e))
     module.exit_json(changed=True, snapshot=snapshot, actions=actions)

@@ -128,6 +128,30 @@ def test_restore_three_members_and_start_them(run_module, snapshot, etcd_version
     assert len(siblings(old)) == 2 and Path(redo["restore"]["moved_aside"]).is_dir()
 
 
+def test_restore_starts_above_the_revisions_clients_saw(run_module, snapshot, etcd_version, tmp_path):
+    """Restoring a snapshot a second time: the cluster served up to `seen`; the restored one must start
+    above that by the bump, not at the snapshot's revision plus the bump (watches would wait)."""
+    snap, revision = snapshot
+    cluster = write_pki(EtcdCluster(etcd_version, tmp_path / "restored"))
+    node = new_member(cluster, "r0", data_dir=tmp_path / "node" / "etcd")
+    node.data_dir.parent.mkdir(parents=True)
+    initial = f"r0={node.peer_url}"
+    seen = revision + 5 * BUMP
+    args = restore_args(snap, node.data_dir, "r0", initial, etcd_version, above_revision=seen)
+    result = run_module(etcd_restore, args)
+    assert result["changed"] is True, result
+    assert result["restore"]["snapshot_revision"] == revision
+    assert result["restore"]["bump_revision"] == seen - revision + BUMP
+    assert run_module(etcd_restore, args)["changed"] is False  # the same inputs give the same bump
+    try:
+        launch(cluster, node, initial)
+        cluster.wait_ready(30)
+        client = EtcdClient(node.client_url, **cluster.tls())
+        assert client.put("/kubedr/after", "x") > seen + BUMP
+    finally:
+        cluster.stop()
+
+
 @pytest.mark.parametrize("case", ["name", "peer_urls", "missing", "corrupt", "bump_alone", "etcdctl36"])
 def test_bad_inputs_leave_data_dir_untouched(run_module, snapshot, etcd_version, tmp_path, case):
     snap = snapshot[0]

@@ -8,6 +8,7 @@ import signal
 import stat
 import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
@@ -136,6 +137,39 @@ def test_tampered_snapshot_is_retaken(run_module, etcd_single, tmp_path):
     result = run_module(etcd_snapshot, args(etcd_single, dest))
     assert result["changed"] is True
     assert snapfile.inspect(str(dest))["valid"] is True
+
+
+def _pretend_earlier_cluster(dest, cluster_id, lineage=None):
+    """Make the snapshot at dest look like one of an earlier etcd cluster (before a restore)."""
+    meta = json.loads(Path(snapfile.metadata_path(str(dest))).read_text())
+    meta["cluster_id"] = cluster_id
+    meta["lineage"] = lineage or [cluster_id]
+    Path(snapfile.metadata_path(str(dest))).write_text(json.dumps(meta))
+
+
+def test_a_snapshot_of_this_clusters_past_is_replaced_another_refused(run_module, etcd_single, tmp_path):
+    """After a restore the staged snapshot is of the cluster's previous etcd id: with the lineage it is
+    replaced (the next backup works); a snapshot of a cluster outside the lineage is still refused."""
+    dest = tmp_path / "snapshot.db"
+    running = format_id(client(etcd_single).status()["cluster_id"])
+    assert run_module(etcd_snapshot, args(etcd_single, dest))["changed"] is True
+    _pretend_earlier_cluster(dest, "00000000000000aa")
+
+    refused = run_module(etcd_snapshot, args(etcd_single, dest))
+    assert refused["failed"] and "another etcd cluster (00000000000000aa" in refused["msg"]
+    assert json.loads(Path(str(dest) + ".json").read_text())["cluster_id"] == "00000000000000aa"  # untouched
+
+    foreign = run_module(etcd_snapshot, args(etcd_single, dest, lineage=["00000000000000bb"]))
+    assert foreign["failed"] and "another etcd cluster" in foreign["msg"]
+
+    taken = run_module(etcd_snapshot, args(etcd_single, dest, lineage=["00000000000000aa"]))
+    assert taken["changed"] is True and taken["snapshot"]["cluster_id"] == running
+    assert taken["snapshot"]["lineage"] == ["00000000000000aa", running]
+    assert json.loads(Path(str(dest) + ".json").read_text())["lineage"] == ["00000000000000aa", running]
+
+    # the staged snapshot of the earlier cluster knew this one: also ours (a rebuild from an older set)
+    _pretend_earlier_cluster(dest, "00000000000000cc", ["00000000000000cc", running])
+    assert run_module(etcd_snapshot, args(etcd_single, dest))["changed"] is True
 
 
 def test_check_mode_writes_nothing(run_module, etcd_single, tmp_path):
