@@ -14,7 +14,8 @@ description:
   - Runs C(restic backup) on O(paths) and returns the new snapshot's ID with restic's summary.
   - When restic could not read some of the sources (exit code 3, for example a path that does not exist
     or a file that vanished or could not be opened), the snapshot is still written without them; the
-    module then succeeds with a warning naming the unreadable sources and RV(partial=true).
+    module then succeeds with a warning naming the unreadable sources and RV(partial=true), or fails
+    with O(partial_ok=false).
   - The repository must exist; create it with M(kubedr.kubeadm.restic_repository).
 author:
   - kubedr contributors (@kubedr)
@@ -59,6 +60,14 @@ options:
         snapshot and reports changed.
       - restic records the owner, mode and times of every parent directory of O(paths) in the snapshot,
         so a change to a parent directory (an entry added to V(/var/lib), say) counts as a change too.
+    type: bool
+    default: true
+  partial_ok:
+    description:
+      - Whether a partial snapshot (restic exit code 3, some sources unreadable) is a success with a
+        warning (V(true)) or a failure (V(false)). Either way the snapshot was written; on failure its ID
+        is in RV(snapshot_id) and the message.
+      - Use V(false) for a set that is useless when incomplete (an etcd snapshot with its PKI).
     type: bool
     default: true
 extends_documentation_fragment:
@@ -228,6 +237,7 @@ def main():
         exclude_file=dict(type="list", elements="path", default=[]),
         one_file_system=dict(type="bool", default=False),
         skip_if_unchanged=dict(type="bool", default=True),
+        partial_ok=dict(type="bool", default=True),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **restic_module_kwargs())
     if not module.params["paths"]:
@@ -237,6 +247,16 @@ def main():
         changed, result = backup(restic, module.params, module.check_mode)
     except ResticError as e:
         module.fail_json(commands=restic.commands, **e.fail_kwargs())
+    if result["partial"] and not module.params["partial_ok"]:
+        module.fail_json(
+            msg=f"restic could not read some sources, so snapshot {result['snapshot_id'] or '(dry run)'}"
+            f" in {restic.location} lacks them: {'; '.join(result['unreadable'] or ['no details'])};"
+            " partial_ok=false makes that a failure: make every path exist and be readable, then run"
+            " again (and forget the incomplete snapshot with restic forget)",
+            rc=RC_PARTIAL,
+            commands=restic.commands,
+            **result,
+        )
     if result["partial"]:
         restic.warnings.append(
             f"restic could not read some sources; snapshot {result['snapshot_id'] or '(dry run)'}"

@@ -150,3 +150,17 @@ def test_stale_lock_is_reported_then_removed_only_when_asked(run_module, local_r
     assert [c.split()[-1] for c in unlocked["commands"]].count("unlock") == 1
     assert any("stale locks" in w for w in warnings_of(unlocked))
     assert not any((tmp_path / "repo" / "locks").iterdir())
+
+
+def test_partial_backup_fails_with_partial_ok_false(run_module, local_repo, tmp_path):
+    """restic exit 3 (a listed source does not exist: the snapshot is written without it) is a
+    failure when partial_ok=false, as etcd_backup asks for its etcd/PKI set."""
+    src = make_tree(tmp_path / "src")
+    missing = tmp_path / "vanished"
+    result = run_module(restic_backup, local_repo.args(paths=[str(src), str(missing)], partial_ok=False))
+    assert result["failed"] and result["rc"] == 3 and result["partial"]
+    assert str(missing) in result["msg"] and "partial_ok" in result["msg"]
+    # the incomplete snapshot is named, so it can be forgotten
+    assert result["snapshot_id"] and local_repo.snapshot_ids() == [result["snapshot_id"]]
+    assert result["snapshot_id"] in result["msg"]
+    assert PASSWORD not in json.dumps(result)
