@@ -1,0 +1,209 @@
+"""The second bad night, as an operator lives it: one kubeadm lab, the lab's own inventory, no hand
+between the steps. backup -> etcd restore -> backup -> the same snapshot restored again -> backup ->
+full rebuild with the first inventory host dead (PVs restored) -> backup -> etcd restore from a backup
+taken before the rebuild -> backup -> replace_member of the host that was dead -> backup.
+
+After every step: the objects written before and after the backup it restored are as expected, a
+StatefulSet pod deleted comes back (no kubelet watching for revisions etcd no longer serves, no pod
+stuck Terminating), and the next backup, as the schedule runs it, succeeds. The steps are tests in
+file order; each needs the ones before it."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lab import kube
+
+pytestmark = pytest.mark.lab
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+CLUSTER = "kube-shared"  # kube_shared_spec.toml, the kube_lab fixture's
+CP_GROUP = f"{CLUSTER.replace('-', '_')}_control_plane"
+NS, STS = kube.WORKLOAD_NAMESPACE, kube.WORKLOAD_NAME
+PODS = [f"{STS}-{i}" for i in range(kube.WORKLOAD_REPLICAS)]
+ETCD_REPOSITORY = f"/srv/restic/kubedr-etcd/{CLUSTER}"  # where the lab inventory has backup.yml write
+STATE: dict = {}  # what one step leaves the next: backups taken, by step
+
+
+def playbook(lab, name: str, *extra: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(lab.inventory), f"playbooks/{name}", *extra],
+        cwd=REPO,
+        env=lab.env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    assert result.returncode == 0, f"{name} failed:\n{result.stdout[-10000:]}{result.stderr[-2000:]}"
+    return result
+
+
+def backup(lab, step: str) -> int:
+    """backup.yml as the schedule runs it (the inventory's settings only); the etcd revision it stored."""
+    result = playbook(lab, "backup.yml")
+    found = re.search(
+        rf"backup {CLUSTER}: etcd revision=(\d+) .*restic=\S+ dir=\S+; pvs \d+ snapshot", result.stdout
+    )
+    assert found, result.stdout[-4000:]
+    STATE[step] = int(found.group(1))
+    return STATE[step]
+
+
+def restore(
+    lab, revision: int, run_id: str, present: list[str], absent: list[str], hosts: str = CP_GROUP
+) -> subprocess.CompletedProcess:
+    configmap = {"kind": "configmap", "namespace": "default"}
+    return playbook(
+        lab,
+        "restore_etcd.yml",
+        "-e",
+        json.dumps(
+            {
+                "etcd_restore_hosts": hosts,
+                "etcd_restore_confirm": f"restore {CLUSTER}",
+                "etcd_restore_run_id": run_id,
+                "etcd_restore_restic_repository": f"sftp:root@{lab.address('vault')}:{ETCD_REPOSITORY}",
+                "etcd_restore_restic_password_file": "/srv/kubedr/restic-password",
+                "etcd_restore_restic_path": "/usr/local/bin/restic",
+                "etcd_restore_restic_snapshot": f"revision:{revision}",
+                "etcd_restore_restic_tags": [f"cluster:{CLUSTER}", "kind:etcd"],
+                "etcd_restore_verify_present": [{**configmap, "name": n} for n in present],
+                "etcd_restore_verify_absent": [{**configmap, "name": n} for n in absent],
+            }
+        ),
+    )
+
+
+def rebuild(lab, *extra: str) -> subprocess.CompletedProcess:
+    return playbook(lab, "rebuild_control_plane.yml", "-e", f"cluster={CLUSTER}", *extra)
+
+
+def configmaps(lab) -> set[str]:
+    items = json.loads(lab.kubectl("get", "configmaps", "-n", "default", "-o", "json").stdout)["items"]
+    return {c["metadata"]["name"] for c in items}
+
+
+def workload_heals(lab, timeout: float = 240) -> None:
+    """A pod deleted now is replaced and Ready in time, and no pod anywhere stays Terminating: the
+    symptom of kubelets that watch for revisions the restored etcd never serves."""
+    old = json.loads(lab.kubectl("get", "pod", PODS[0], "-n", NS, "-o", "json").stdout)["metadata"]["uid"]
+    lab.kubectl("delete", "pod", PODS[0], "-n", NS, "--wait=false")
+    deadline = time.monotonic() + timeout
+    while True:
+        pods = json.loads(lab.kubectl("get", "pods", "-A", "-o", "json").stdout)["items"]
+        stuck = [p["metadata"]["name"] for p in pods if p["metadata"].get("deletionTimestamp")]
+        sts = json.loads(lab.kubectl("get", "statefulset", STS, "-n", NS, "-o", "json").stdout)
+        new = next((p for p in pods if p["metadata"]["name"] == PODS[0]), None)
+        healed = (
+            new is not None
+            and new["metadata"]["uid"] != old
+            and not stuck
+            and sts["status"].get("readyReplicas") == kube.WORKLOAD_REPLICAS
+        )
+        if healed:
+            return
+        assert time.monotonic() < deadline, f"not healed after {timeout} s: stuck Terminating {stuck}"
+        time.sleep(3)
+
+
+def test_backup(kube_lab):
+    kube_lab.kubectl("create", "configmap", "night1-before", "-n", "default")
+    backup(kube_lab, "first")
+    kube_lab.kubectl("create", "configmap", "night1-after", "-n", "default")
+
+
+def test_etcd_restore_then_backup_again(kube_lab):
+    lab = kube_lab
+    restore(lab, STATE["first"], "night1", ["night1-before"], ["night1-after"])
+    workload_heals(lab)
+    # the staged snapshot is of the etcd cluster before the restore: the lineage says it is ours
+    backup(lab, "after-restore")
+    lab.kubectl("create", "configmap", "night2", "-n", "default")
+
+
+def test_the_same_snapshot_restored_again_then_backup(kube_lab):
+    lab = kube_lab
+    restore(lab, STATE["first"], "night1-again", ["night1-before"], ["night1-after", "night2"])
+    workload_heals(lab)
+    revision = backup(lab, "before-rebuild")
+    assert revision > STATE["after-restore"], (
+        "the restored cluster serves revisions below the first restore's"
+    )
+    lab.kubectl("create", "configmap", "after-last-backup", "-n", "default")
+
+
+def test_full_rebuild_with_the_first_host_dead_then_backup(kube_lab):
+    lab = kube_lab
+    lab.run("wipe", "cp1", "cp2", "cp3", timeout=300)
+    lab.run("sshd", "stop", "cp1")
+    result = rebuild(
+        lab,
+        "-e",
+        json.dumps({"control_plane_rebuild_confirm": f"rebuild {CLUSTER}"}),
+        "-e",
+        json.dumps(
+            {
+                "control_plane_rebuild_verify_objects": [
+                    {"kind": "configmap", "namespace": "default", "name": "night1-before"}
+                ]
+            }
+        ),
+    )
+    assert f"{CLUSTER} full done in" in result.stdout
+    names = configmaps(lab)
+    assert "night1-before" in names and "after-last-backup" not in names
+    for pod in PODS:
+        assert lab.kubectl("exec", "-n", NS, pod, "--", "cat", "/data/payload").stdout == kube.payload(pod)
+    workload_heals(lab)
+    backup(lab, "after-rebuild")
+    lab.kubectl("create", "configmap", "after-rebuild", "-n", "default")
+
+
+def test_etcd_restore_from_a_backup_before_the_rebuild_then_backup(kube_lab):
+    lab = kube_lab
+    # cp1 is still dead: the rebuilt etcd's members are cp2 and cp3
+    restore(
+        lab,
+        STATE["before-rebuild"],
+        "night3",
+        ["night1-before"],
+        ["after-rebuild", "after-last-backup"],
+        hosts="cp2:cp3",
+    )
+    workload_heals(lab)
+    backup(lab, "after-old-restore")
+
+
+def test_replace_member_of_the_host_that_was_dead_then_backup(kube_lab):
+    lab = kube_lab
+    lab.run("sshd", "start", "cp1")
+    result = rebuild(
+        lab,
+        "-e",
+        "control_plane_rebuild_mode=replace_member",
+        "-e",
+        "control_plane_rebuild_replace=cp1",
+        "-e",
+        json.dumps({"control_plane_rebuild_confirm": f"replace cp1 in {CLUSTER}"}),
+    )
+    assert "replace_member done in" in result.stdout
+    listing = json.loads(
+        lab.ssh(
+            "cp2",
+            "etcdctl --cacert /etc/kubernetes/pki/etcd/ca.crt"
+            " --cert /etc/kubernetes/pki/etcd/healthcheck-client.crt"
+            " --key /etc/kubernetes/pki/etcd/healthcheck-client.key"
+            " --endpoints https://127.0.0.1:2379 member list -w json",
+        ).stdout
+    )
+    assert sorted(m["name"] for m in listing["members"]) == ["cp1", "cp2", "cp3"]
+    workload_heals(lab)
+    assert backup(lab, "last") > STATE["after-old-restore"]
