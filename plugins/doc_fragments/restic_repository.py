@@ -29,7 +29,19 @@ options:
     description:
       - Extra environment variables for restic, for backend credentials such as E(AWS_ACCESS_KEY_ID),
         E(AWS_SECRET_ACCESS_KEY), E(RESTIC_REST_USERNAME) or E(RESTIC_REST_PASSWORD).
-      - The values are secrets; they are masked in the module's output.
+      - The values are secrets; they are masked (C(********)) wherever they occur in the module's results
+        and messages, after restic's output was parsed. A value shorter than 4 characters fails the task, as
+        it could not be masked without masking ordinary output (snapshot ids, sizes) with it.
+      - Known non-secret settings given here (E(GOMAXPROCS), E(GOGC), E(TMPDIR), E(RESTIC_COMPRESSION),
+        E(RESTIC_PACK_SIZE), E(RESTIC_READ_CONCURRENCY), E(RESTIC_REST_USERNAME), E(AWS_DEFAULT_REGION) and
+        a few more) are not masked; put any other setting that is not a secret in O(plain_env).
+    type: dict
+    default: {}
+  plain_env:
+    description:
+      - Environment variables for restic that are not secrets, such as E(GOMAXPROCS), E(RESTIC_COMPRESSION)
+        or E(TMPDIR). They are never masked and show in the task's invocation.
+      - A variable set in both O(env) and O(plain_env) takes its O(env) value.
     type: dict
     default: {}
   restic_path:
@@ -68,4 +80,15 @@ options:
     description:
       - CA certificate (PEM) to trust for a TLS backend such as rest-server with a private CA (C(--cacert)).
     type: path
+  timeout:
+    description:
+      - Seconds each restic command may run. A command still running then is stopped (SIGTERM, which
+        lets restic remove its locks, then SIGKILL after 10 seconds) and the task fails with a message
+        naming this option.
+      - The default, one hour, is meant for backups and restores of a cluster's etcd snapshot and
+        local volumes; raise it for larger data or slower links. V(0) means no limit.
+      - Guards against a backend that accepts connections but never answers, where restic would wait
+        for a long time.
+    type: int
+    default: 3600
 """

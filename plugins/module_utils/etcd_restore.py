@@ -13,6 +13,10 @@ import os
 import time
 from urllib.parse import urlsplit
 
+from ansible_collections.kubedr.kubeadm.plugins.module_utils.mount_points import (
+    is_mount_point as _is_mount_point,
+)
+
 MARKER = ".kubedr-restore.json"
 SCRATCH_PREFIX = ".kubedr-restore-"  # inside a data dir that is a mount point
 MOVED_PREFIX = ".kubedr-moved-"  # idem
@@ -212,21 +216,8 @@ def timestamp(now=None):
 
 
 def is_mount_point(path):
-    """os.path.ismount misses bind mounts of the same filesystem; /proc/self/mountinfo does not."""
-    if not os.path.isdir(path):
-        return False
-    if os.path.ismount(path):
-        return True
-    real = os.path.realpath(path)
-    try:
-        with open("/proc/self/mountinfo") as fh:
-            for line in fh:
-                fields = line.split()
-                if len(fields) > 4 and fields[4].encode().decode("unicode_escape") == real:
-                    return True
-    except OSError:
-        pass
-    return False
+    """Whether the data directory is a mount point, bind mounts included (module_utils.mount_points)."""
+    return os.path.isdir(path) and _is_mount_point(path)
 
 
 def _free(path):

@@ -8,19 +8,9 @@ from __future__ import annotations
 import os
 import time
 
+from ansible_collections.kubedr.kubeadm.plugins.module_utils.mount_points import is_mount_point
+
 ASIDE_PREFIX = ".kubedr-aside-"
-
-
-def is_mount_point(path):
-    """os.path.ismount misses bind mounts within one file system; mountinfo does not."""
-    if os.path.ismount(path):
-        return True
-    real = os.path.realpath(path)
-    try:
-        with open("/proc/self/mountinfo") as fh:
-            return any(line.split()[4] == real for line in fh)
-    except OSError:
-        return False
 
 
 def plan(path, stamp, keep):

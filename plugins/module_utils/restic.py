@@ -16,13 +16,22 @@ restic facts this relies on (probed with restic 0.19.1):
 - when ssh (sftp backend) cannot connect, restic exits 1 after "unable to start the sftp session",
   with ssh's own error on stderr as plain text;
 - the repository and its password are read from RESTIC_REPOSITORY and RESTIC_PASSWORD(_FILE), so
-  neither has to be on the command line.
+  neither has to be on the command line;
+- restic stops cleanly (removing its locks) on SIGTERM or SIGINT; against a backend that accepts the
+  connection and never answers it waits for minutes, so every run is bounded by the `timeout` option.
+
+Secrets are masked in what restic printed only after it was parsed: masking the raw JSON first would
+break it wherever a secret value happens to occur in it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import signal
+import subprocess
 from urllib.parse import unquote
 
 MASK = "********"
@@ -34,6 +43,19 @@ RC_NO_REPOSITORY = 10
 RC_LOCKED = 11
 RC_WRONG_PASSWORD = 12
 RC_INTERRUPTED = 130
+RC_TIMEOUT = -1  # not restic's: the runner stopped it after `timeout` seconds
+
+# environment variables that configure restic or the Go runtime and are never secrets: masking their
+# values (often a digit, or a word restic prints) would mask parts of snapshot ids and messages
+PLAIN_ENV = frozenset((
+    "GOMAXPROCS", "GOGC", "GOMEMLIMIT", "GODEBUG", "TMPDIR", "TZ", "RESTIC_COMPRESSION", "RESTIC_PACK_SIZE",
+    "RESTIC_READ_CONCURRENCY", "RESTIC_CACHE_DIR", "RESTIC_HOST", "RESTIC_FEATURES", "RESTIC_PROGRESS_FPS",
+    "RESTIC_REST_USERNAME", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE", "B2_ACCOUNT_ID",
+    "AZURE_ACCOUNT_NAME", "GOOGLE_PROJECT_ID", "OS_REGION_NAME", "OS_USERNAME", "OS_AUTH_URL",
+))
+# a secret shorter than this could not be masked without masking ordinary output along with it
+MIN_SECRET_LENGTH = 4
+_STOP_GRACE = 10  # seconds restic gets after SIGTERM to release its locks before SIGKILL
 
 # restic (or the ssh it runs for sftp) could not reach the backend at all
 _UNREACHABLE = re.compile(
@@ -144,17 +166,33 @@ class Restic:
         self.binary = self.params.get("restic_path") or module.get_bin_path("restic", required=True)
         self.commands = []  # every argv run, for the `commands` result (no secret is ever on one)
         self.warnings = []
+        self.timeout = self.params.get("timeout")
         self._secrets = set(url_passwords(self.repository))
         if self.params.get("password"):
             self._secrets.add(self.params["password"])
-        for value in (self.params.get("env") or {}).values():
-            if value not in (None, ""):
+        plain = {}
+        for name, value in (self.params.get("env") or {}).items():
+            if value in (None, ""):
+                continue
+            if str(name) in PLAIN_ENV:
+                plain[str(name)] = str(value)
+            elif len(str(value)) < MIN_SECRET_LENGTH:
+                module.fail_json(msg=(
+                    f"env {name} has a value of {len(str(value))} character(s): env holds secrets, masked"
+                    " wherever they occur in the results, and a value that short would mask ordinary"
+                    f" output (snapshot ids, sizes) along with it; if {name} is not a secret, move it to"
+                    " plain_env, else use a longer secret"))
+            else:
                 self._secrets.add(str(value))
         self._secrets.discard("")
+        # Ansible lists every value of the no_log `env` option; the known non-secret ones are taken off
+        # again, or exit_json would mask them inside snapshot ids and sizes
+        module.no_log_values.difference_update(v for v in plain.values() if v not in self._secrets)
         module.no_log_values.update(self._secrets)
 
     def environ(self):
-        env = {str(k): str(v) for k, v in (self.params.get("env") or {}).items()}
+        env = {str(k): str(v) for k, v in (self.params.get("plain_env") or {}).items()}
+        env.update({str(k): str(v) for k, v in (self.params.get("env") or {}).items()})
         env["RESTIC_REPOSITORY"] = self.repository
         if self.params.get("password_file"):
             env["RESTIC_PASSWORD_FILE"] = self.params["password_file"]
@@ -185,6 +223,16 @@ class Restic:
             text = text.replace(secret, MASK)
         return text
 
+    def mask_data(self, value):
+        """Parsed JSON with every secret masked in its strings (keys included)."""
+        if isinstance(value, str):
+            return self.mask(value)
+        if isinstance(value, list):
+            return [self.mask_data(v) for v in value]
+        if isinstance(value, dict):
+            return {self.mask(k): self.mask_data(v) for k, v in value.items()}
+        return value
+
     def run(self, args, ok=(RC_OK,), locking=True, parse="json"):
         """Run `restic <global options> <args>`; returns a ResticResult or raises ResticError.
 
@@ -205,14 +253,43 @@ class Restic:
 
     def _run(self, argv, parse):
         self.commands.append(self.mask(" ".join(argv)))
-        rc, stdout, stderr = self.module.run_command(argv, environ_update=self.environ())
-        stdout, stderr = self.mask(stdout), self.mask(stderr)
-        data = None
+        rc, stdout, stderr = self.execute(argv)
+        data = None  # parsed before masking: a secret value may occur anywhere in the raw JSON
         if parse == "json":
             data = parse_json(stdout)
         elif parse == "lines":
             data = parse_json_lines(stdout)
-        return ResticResult(rc, stdout, stderr, data, error_messages(stderr))
+        return ResticResult(rc, self.mask(stdout), self.mask(stderr), self.mask_data(data),
+                            [self.mask(m) for m in error_messages(stderr)])
+
+    def execute(self, argv):
+        """(rc, stdout, stderr) of argv with environ(), stopped after `timeout` seconds (rc RC_TIMEOUT).
+
+        module.run_command has no timeout, hence subprocess. restic runs in its own session so that
+        what it started (ssh for sftp) is stopped with it: SIGTERM first (restic removes its locks),
+        SIGKILL after a grace period.
+        """
+        env = dict(os.environ)
+        env.update(self.environ())
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env, start_new_session=True)
+        try:
+            out, err = proc.communicate(timeout=self.timeout or None)
+            rc = proc.returncode
+        except subprocess.TimeoutExpired:
+            self._stop(proc, signal.SIGTERM)
+            try:
+                out, err = proc.communicate(timeout=_STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                self._stop(proc, signal.SIGKILL)
+                out, err = proc.communicate()
+            rc = RC_TIMEOUT
+        return (rc, out.decode("utf-8", errors="replace"), err.decode("utf-8", errors="replace"))
+
+    @staticmethod
+    def _stop(proc, sig):
+        with contextlib.suppress(OSError):  # already gone
+            os.killpg(proc.pid, sig)
 
     def locks(self):
         """IDs of the lock files in the repository (`restic list locks`, which takes no lock itself)."""
@@ -239,7 +316,13 @@ class Restic:
         detail = "; ".join(result.messages) or result.stderr.strip() or result.stdout.strip()[-2000:]
         where = f"restic repository {self.location}"
         retry = self.params.get("retry_lock") or "0s"
-        if result.rc == RC_NO_REPOSITORY:
+        if result.rc == RC_TIMEOUT:
+            msg = (f"restic {verb} on {where} did not finish within timeout={self.timeout} seconds and was"
+                   " stopped: check that the repository backend is up and answering (a server that accepts"
+                   " connections and never replies hangs restic), or raise the timeout option (seconds,"
+                   f" 0 for no limit) if {verb} needs longer on this repository"
+                   f" ({detail or 'no output before it was stopped'})")
+        elif result.rc == RC_NO_REPOSITORY:
             msg = (f"{where} does not exist: create it with the kubedr.kubeadm.restic role or"
                    " kubedr.kubeadm.restic_repository (restic init), or correct the repository location"
                    f" ({detail})")

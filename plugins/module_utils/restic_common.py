@@ -14,12 +14,14 @@ def restic_argument_spec():
         password=dict(type="str", no_log=True),
         password_file=dict(type="path", no_log=False),
         env=dict(type="dict", default={}, no_log=True),
+        plain_env=dict(type="dict", default={}),
         restic_path=dict(type="path"),
         cache_dir=dict(type="path"),
         no_cache=dict(type="bool", default=False),
         retry_lock=dict(type="str", default="1m"),
         unlock_stale=dict(type="bool", default=False),
         cacert=dict(type="path"),
+        timeout=dict(type="int", default=3600),
     )
 
 

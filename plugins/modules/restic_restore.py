@@ -176,6 +176,7 @@ import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kubedr.kubeadm.plugins.module_utils.mount_points import is_mount_point
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.restic import ResticError
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.restic_common import (
     restic_argument_spec,
@@ -201,10 +202,6 @@ def unused(path):
     while os.path.lexists(candidate):
         candidate, n = f"{path}.{n}", n + 1
     return candidate
-
-
-def is_mount(path):
-    return os.path.ismount(path)
 
 
 def marker_path(target):
@@ -323,7 +320,7 @@ def restore(module, restic, params):
     marker = marker_path(target)
     wanted = {"snapshot_id": snapshot_id, "subpath": params["subpath"],
               "include": params["include"], "exclude": params["exclude"]}
-    mount = os.path.isdir(target) and is_mount(target)
+    mount = os.path.isdir(target) and is_mount_point(target)
     result = dict(snapshot_id=snapshot_id, snapshot_time=snapshot.get("time"), subpath=params["subpath"],
                   target=target, mount_point=mount, moved_aside=None, marker=marker,
                   files_restored=0, bytes_restored=0, total_files=0, total_bytes=0)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 
+import pytest
 import restic_fixtures
 from ansible_collections.kubedr.kubeadm.plugins.modules import restic_backup, restic_restore
 from restic_fixtures import PASSWORD, make_tree, tree_checksums
@@ -141,14 +143,28 @@ def test_unknown_snapshot_and_failed_restore_leave_target_alone(run_module, loca
     assert no_match["failed"] and "no snapshot" in no_match["msg"] and "restic_snapshots" in no_match["msg"]
 
 
-def test_mount_point_target_keeps_old_contents_inside_it(run_module, local_repo, tmp_path, monkeypatch):
-    src = make_tree(tmp_path / "src")
-    backed_up(run_module, local_repo, src)
+@pytest.fixture
+def bind_mounted_pv(tmp_path):
+    """tmp_path/pv, a bind mount on the same file system (what kubelet makes of a local PV's directory):
+    os.path.ismount does not see it."""
+    if os.geteuid() != 0:
+        pytest.skip("bind mounts need root")
+    (tmp_path / "disk").mkdir()
     target = tmp_path / "pv"
     target.mkdir()
+    subprocess.run(["mount", "--bind", str(tmp_path / "disk"), str(target)], check=True)
+    try:
+        yield target
+    finally:
+        subprocess.run(["umount", str(target)], check=True)
+
+
+def test_mount_point_target_keeps_old_contents_inside_it(run_module, local_repo, tmp_path, bind_mounted_pv):
+    src = make_tree(tmp_path / "src")
+    backed_up(run_module, local_repo, src)
+    target = bind_mounted_pv
+    assert not os.path.ismount(target)
     (target / "old").write_text("old pv data\n")
-    real_ismount = os.path.ismount
-    monkeypatch.setattr(restic_restore, "is_mount", lambda p: p == str(target) or real_ismount(p))
     target_inode = os.stat(target).st_ino
 
     result = run_module(restic_restore, local_repo.args(subpath=str(src), target=str(target)))
