@@ -70,6 +70,26 @@ options:
       - Use V(false) for a set that is useless when incomplete (an etcd snapshot with its PKI).
     type: bool
     default: true
+  freeze:
+    description:
+      - Freeze the file systems of O(paths) with C(fsfreeze) for the backup, and thaw them afterwards, all in
+        this one module process, so the snapshot sees each file system as of one instant.
+      - Each path must be the root of a file system of its own (its mount's root is that file system's
+        root): a directory, or a bind mount of one (what C(mountpoint -q) also accepts), is refused, since
+        fsfreeze would freeze the whole file system beneath it; so is a file system holding V(/), V(/var),
+        V(/tmp), restic's cache or other paths the host or the backup write to.
+      - A watchdog process thaws them after O(freeze_timeout) seconds, or at once if the module process
+        dies (a lost SSH connection), so a file system is never left frozen.
+      - In check mode the paths are checked, nothing is frozen.
+    type: bool
+    default: false
+  freeze_timeout:
+    description:
+      - With O(freeze=true), the longest a file system stays frozen, in seconds. When the backup takes
+        longer, the file systems are thawed at that time and the module fails (the snapshot was then not
+        taken of a frozen file system to its end).
+    type: int
+    default: 600
 extends_documentation_fragment:
   - kubedr.kubeadm.restic_repository
 attributes:
@@ -116,6 +136,11 @@ partial:
   description: Whether restic could not read some sources (exit code 3); the snapshot lacks them.
   returned: always
   type: bool
+frozen:
+  description: The paths frozen for the backup (with O(freeze=true); empty in check mode).
+  returned: always
+  type: list
+  elements: str
 unreadable:
   description: restic's messages about the sources it could not read.
   returned: always
@@ -171,6 +196,7 @@ commands:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kubedr.kubeadm.plugins.module_utils import fsfreeze
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.restic import (
     RC_OK,
     RC_PARTIAL,
@@ -227,6 +253,35 @@ def backup(restic, params, dry_run):
     return changed, result
 
 
+def frozen_backup(module, restic):
+    """backup() with the file systems of `paths` frozen (see the freeze option); raises FreezeError."""
+    params = module.params
+    repository = params["repository"]
+    local_repository = repository[6:] if repository.startswith("local:") else repository
+    protected = fsfreeze.protected_paths(
+        params.get("cache_dir"),
+        params.get("password_file"),
+        restic.binary,
+        getattr(module, "tmpdir", None),
+        local_repository if local_repository.startswith("/") else None,
+    )
+    targets = fsfreeze.plan_for_host(params["paths"], protected)
+    if module.check_mode:
+        changed, result = backup(restic, params, True)
+        return changed, dict(result, frozen=[])
+    fsfreeze_bin = module.get_bin_path("fsfreeze", required=True)
+    with fsfreeze.Frozen(fsfreeze_bin, targets, params["freeze_timeout"]) as frozen:
+        changed, result = backup(restic, params, False)
+    if frozen.expired:
+        raise fsfreeze.FreezeError(
+            f"the backup of {', '.join(targets)} took longer than"
+            f" freeze_timeout={params['freeze_timeout']} s: the file systems were thawed at that time,"
+            f" so snapshot {result['snapshot_id']} was not taken of a frozen file system to its end;"
+            " raise freeze_timeout and run again (and forget that snapshot)"
+        )
+    return changed, dict(result, frozen=targets)
+
+
 def main():
     argument_spec = restic_argument_spec()
     argument_spec.update(
@@ -238,15 +293,27 @@ def main():
         one_file_system=dict(type="bool", default=False),
         skip_if_unchanged=dict(type="bool", default=True),
         partial_ok=dict(type="bool", default=True),
+        freeze=dict(type="bool", default=False),
+        freeze_timeout=dict(type="int", default=600),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **restic_module_kwargs())
     if not module.params["paths"]:
         module.fail_json(msg="paths must name at least one file or directory to back up")
+    if module.params["freeze"] and module.params["freeze_timeout"] < 1:
+        module.fail_json(
+            msg=f"freeze_timeout must be at least 1 second, not {module.params['freeze_timeout']}"
+        )
     restic = restic_runner(module)
     try:
-        changed, result = backup(restic, module.params, module.check_mode)
+        if module.params["freeze"]:
+            changed, result = frozen_backup(module, restic)
+        else:
+            changed, result = backup(restic, module.params, module.check_mode)
+            result["frozen"] = []
     except ResticError as e:
         module.fail_json(commands=restic.commands, **e.fail_kwargs())
+    except fsfreeze.FreezeError as e:
+        module.fail_json(msg=e.msg, commands=restic.commands)
     if result["partial"] and not module.params["partial_ok"]:
         module.fail_json(
             msg=f"restic could not read some sources, so snapshot {result['snapshot_id'] or '(dry run)'}"
