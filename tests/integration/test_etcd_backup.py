@@ -312,6 +312,11 @@ def test_schedule_units_are_rendered_and_verified(kube_lab):
     assert re.search(r"^ExecStart=/\S+/ansible-playbook -i /\S+ /\S+/playbooks/backup\.yml --skip-tags "
                      r"etcd_backup_restic_setup$", service, re.M), service
     assert "OnCalendar=*-*-* 02:30:00" in timer and "Persistent=true" in timer
+    # the environment is in a root-only file the service reads, not in the world-readable unit
+    assert "EnvironmentFile=/srv/kubedr/kubedr-backup.env" in service, service
+    assert "ANSIBLE_CONFIG" not in service, service
+    env_file = lab.ssh("vault", "f=/srv/kubedr/kubedr-backup.env; stat -c '%a %U' $f; cat $f").stdout
+    assert env_file.startswith("600 root\n") and 'ANSIBLE_CONFIG="' in env_file, env_file
     if report["verified"]:
         assert report["rc"] == 0, report
     else:  # honest: no systemd-analyze on the host
