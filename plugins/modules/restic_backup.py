@@ -75,7 +75,7 @@ options:
       - Freeze the file systems of O(paths) with C(fsfreeze) for the backup, and thaw them afterwards, all in
         this one module process, so the snapshot sees each file system as of one instant.
       - Each path must be the root of a file system of its own (its mount's root is that file system's
-        root): a directory, or a bind mount of one (what C(mountpoint -q) also accepts), is refused, since
+        root); a directory, or a bind mount of one (what C(mountpoint -q) also accepts), is refused, since
         fsfreeze would freeze the whole file system beneath it; so is a file system holding V(/), V(/var),
         V(/tmp), restic's cache or other paths the host or the backup write to.
       - A watchdog process thaws them after O(freeze_timeout) seconds, or at once if the module process

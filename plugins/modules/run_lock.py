@@ -16,7 +16,7 @@ description:
     a stale lock.
   - The lock is an C(flock) held by a small holder process the module leaves running on the host, in a
     session of its own (a lost SSH connection does not end it). The lock is free again when the holder
-    ends: on O(state=released), when it is killed or the host reboots, or after O(max_age) seconds.
+    ends, that is on O(state=released), when it is killed or the host reboots, or after O(max_age) seconds.
     A lock whose holder is gone is stale and taken over with a warning; so is one older than its
     O(max_age).
   - With O(state=released), ends the holder of O(run_id)'s lock; a lock held by another run is left in
