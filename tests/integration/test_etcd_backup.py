@@ -329,3 +329,35 @@ def test_schedule_units_are_rendered_and_verified(kube_lab):
     if report["verified"]:
         assert bad.returncode != 0, bad.stdout[-3000:]
         assert "is not a systemd calendar expression" in bad.stdout
+
+
+
+def test_a_second_run_at_once_fails_naming_the_first(kube_lab, first_run):
+    """Issue 12.7: a scheduled and a manual backup share the staging directory; the second one stops at
+    the run lock, naming the holder (run, host, pid, start time) and how to clear a stale lock. The first
+    run is stood in for by the lock taken as the role takes it, so the overlap does not hang on timing."""
+    lab = kube_lab
+    lock = f"/srv/kubedr/etcd-backup/{CLUSTER}.lock"
+
+    def run_lock(*args: str) -> subprocess.CompletedProcess:
+        argv = [str(BIN / "ansible"), "-i", str(lab.inventory), "cp1", "-m", "kubedr.kubeadm.run_lock",
+                "-a", " ".join((f"path={lock}", *args))]
+        return ok(subprocess.run(argv, cwd=REPO, env=lab.env, capture_output=True, text=True, timeout=120,
+                                 check=False))
+
+    run_lock("run_id=scheduled-run", "owner=kubedr-backup.timer")
+    try:
+        holder = json.loads(lab.ssh("cp1", f"cat {lock}").stdout)
+        before = len(snapshots(lab, "etcd"))
+        second, summary = backup(lab, "-e", "backup_pvs=false", "--skip-tags", "etcd_backup_restic_setup")
+        assert second.returncode != 0 and summary is None
+        assert f"run lock {lock} is held" in second.stdout, second.stdout[-4000:]
+        for part in ("scheduled-run", "kubedr-backup.timer", str(holder["pid"]), holder["started"],
+                     "state=released force=true"):
+            assert part in second.stdout, part
+        assert len(snapshots(lab, "etcd")) == before  # stopped before the snapshot
+    finally:
+        run_lock("run_id=admin", "state=released", "force=true")
+    # a run takes the lock, and releases it when done (the file then names no holder)
+    ok(backup(lab, "-e", "backup_pvs=false", "--skip-tags", "etcd_backup_restic_setup")[0])
+    assert lab.ssh("cp1", f"cat {lock}").stdout.strip() == ""
