@@ -331,7 +331,6 @@ def test_schedule_units_are_rendered_and_verified(kube_lab):
         assert "is not a systemd calendar expression" in bad.stdout
 
 
-
 def test_a_second_run_at_once_fails_naming_the_first(kube_lab, first_run):
     """Issue 12.7: a scheduled and a manual backup share the staging directory; the second one stops at
     the run lock, naming the holder (run, host, pid, start time) and how to clear a stale lock. The first

@@ -81,14 +81,14 @@ def test_secrets_go_to_a_root_only_environment_file(tmp_path):
 
 
 def test_no_environment_still_writes_the_referenced_file_empty(tmp_path):
-    _, service, env_file = run_role(tmp_path, {})
+    service, env_file = run_role(tmp_path, {})[1:]
     assert f"EnvironmentFile={env_file}\n" in service.read_text()
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
     assert [line for line in env_file.read_text().splitlines() if not line.startswith("#")] == []
 
 
 def test_environment_names_that_are_not_variables_are_refused(tmp_path):
-    run, _, _ = run_role(tmp_path, {"NOT-A-NAME": "x", "A B": "y", "OK_NAME": "z"}, ok=False)
+    run = run_role(tmp_path, {"NOT-A-NAME": "x", "A B": "y", "OK_NAME": "z"}, ok=False)[0]
     assert "etcd_backup_schedule_environment names must be" in run.stdout, run.stdout
     assert "rename: A B, NOT-A-NAME" in run.stdout or "rename: NOT-A-NAME, A B" in run.stdout, run.stdout
     assert "OK_NAME" not in run.stdout

@@ -37,8 +37,9 @@ NODE = r"""
 PROTECTED = ["/", "/var", "/tmp", "/root/.cache/restic"]
 
 
-def plan(*paths, protected=PROTECTED):
-    return fsfreeze.freeze_plan(fsfreeze.parse_mountinfo(NODE), list(paths), protected)
+def plan(*paths, protected=None):
+    return fsfreeze.freeze_plan(fsfreeze.parse_mountinfo(NODE), list(paths),
+                                PROTECTED if protected is None else protected)
 
 
 def test_parse_mountinfo_unescapes_and_reads_the_fields():

@@ -74,7 +74,7 @@ class SilentServer:
     def _accept(self):
         while not self.closed:
             try:
-                conn, _ = self.sock.accept()
+                conn = self.sock.accept()[0]
             except OSError:
                 return
             self.conns.append(conn)
