@@ -159,19 +159,17 @@ def cmd_etcd(args) -> int:
     return 0
 
 
-def cmd_sshd(args) -> int:
-    """Drills: a host whose sshd is down is a host Ansible cannot reach (stopped by its recorded pid)."""
+def cmd_link(args) -> int:
+    """Drills: a dead host. Its link to the lab bridge goes down, so nothing reaches it: not a new SSH
+    session, not one kept open by a control master (stopping sshd alone leaves those), not etcd peers."""
     state = State.load()
     spec = _spec_or_exit(state)
     for name in args.hosts:
         host = spec.host(name)
-        if args.action == "stop":
-            record = state.data["processes"].get(f"{host.name}/sshd")
-            if proc.alive(record):
-                log(f"  {proc.stop(record, timeout=10)} {host.name}/sshd")
-        else:
-            hosts.ensure_sshd(state, host, log)
-            hosts.wait_ssh(host)
+        hosts.run(["ip", "link", "set", host.veth, args.action])
+        if args.action == "up":
+            hosts.wait_ssh(host, timeout=30)
+        log(f"  {host.name}: link {args.action}")
     return 0
 
 
@@ -211,10 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     member.add_argument("hosts", nargs="*")
     member.add_argument("--version", help="with recreate: etcd release from lab/pins.toml")
     member.set_defaults(func=cmd_etcd)
-    sshd = sub.add_parser("sshd", help="drills: stop a host's sshd (unreachable) or start it again")
-    sshd.add_argument("action", choices=["start", "stop"])
-    sshd.add_argument("hosts", nargs="+")
-    sshd.set_defaults(func=cmd_sshd)
+    link = sub.add_parser("link", help="drills: take a host off the lab network (dead) or back")
+    link.add_argument("action", choices=["down", "up"])
+    link.add_argument("hosts", nargs="+")
+    link.set_defaults(func=cmd_link)
     wipe = sub.add_parser("wipe", help="drills: make kubeadm lab nodes look reinstalled (cluster state gone)")
     wipe.add_argument("hosts", nargs="+")
     wipe.set_defaults(func=cmd_wipe)

@@ -109,7 +109,7 @@ def ensure_host(spec: Spec, state: State, host: Host, log) -> None:
     _ensure_root(spec, host)
     _ensure_mount_ns(state, host, log)
     _ensure_ssh_material(host)
-    ensure_sshd(state, host, log)
+    _ensure_sshd(state, host, log)
 
 
 def _ensure_netns(spec: Spec, state: State, host: Host, log) -> None:
@@ -195,7 +195,7 @@ def _ensure_ssh_material(host: Host) -> None:
     os.chmod(auth, 0o600)
 
 
-def ensure_sshd(state: State, host: Host, log) -> None:
+def _ensure_sshd(state: State, host: Host, log) -> None:
     key = f"{host.name}/sshd"
     if proc.alive(state.data["processes"].get(key)):
         return

@@ -143,7 +143,7 @@ def test_the_same_snapshot_restored_again_then_backup(kube_lab):
 def test_full_rebuild_with_the_first_host_dead_then_backup(kube_lab):
     lab = kube_lab
     lab.run("wipe", "cp1", "cp2", "cp3", timeout=300)
-    lab.run("sshd", "stop", "cp1")
+    lab.run("link", "down", "cp1")
     result = rebuild(
         lab,
         "-e",
@@ -184,7 +184,7 @@ def test_etcd_restore_from_a_backup_before_the_rebuild_then_backup(kube_lab):
 
 def test_replace_member_of_the_host_that_was_dead_then_backup(kube_lab):
     lab = kube_lab
-    lab.run("sshd", "start", "cp1")
+    lab.run("link", "up", "cp1")
     result = rebuild(
         lab,
         "-e",
