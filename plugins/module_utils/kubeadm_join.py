@@ -6,11 +6,18 @@ JoinConfiguration the joining host hands to kubeadm join."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 import secrets
 
 DEFAULT_API_VERSION = "kubeadm.k8s.io/v1beta4"
+# A bootstrap token is "<id>.<secret>"; the id is public (the Secret bootstrap-token-<id> names it).
+TOKEN = re.compile(r"\A([a-z0-9]{6})\.[a-z0-9]{16}\Z")
+TOKEN_ID = re.compile(r"\A[a-z0-9]{6}\Z")
+TOKEN_SECRET_TYPE = "bootstrap.kubernetes.io/token"
+TOKEN_SECRET_PREFIX = "bootstrap-token-"
 
 
 class JoinMaterialError(Exception):
@@ -34,12 +41,15 @@ def advertise_address(manifest: str) -> str:
     return found.group(1) if found else ""
 
 
-def configuration(cluster_configuration: str, address: str, key: str = "", ttl: str = "1h") -> str:
+def configuration(
+    cluster_configuration: str, address: str, key: str = "", ttl: str = "1h", description: str = ""
+) -> str:
     """An InitConfiguration (the bootstrap token's ttl, the certificate key when given) and the
     cluster's own ClusterConfiguration (from the kubeadm-config ConfigMap): kubeadm reads its settings
     from it, so nothing falls back to defaults (nor looks up a release version online). kubeadm
     refuses --ttl beside --config, hence the ttl here; and without this host's API address it guesses
-    one from the default route, which a host may not have."""
+    one from the default route, which a host may not have. The description marks the token as the
+    caller's, so that it can delete it (tokens_to_delete)."""
     if not re.search(r"^kind:\s*ClusterConfiguration\s*$", cluster_configuration, re.MULTILINE):
         raise JoinMaterialError(
             "the kubeadm-config ConfigMap holds no ClusterConfiguration: is this a kubeadm cluster?"
@@ -50,6 +60,8 @@ def configuration(cluster_configuration: str, address: str, key: str = "", ttl: 
         f"bootstrapTokens:\n- ttl: {ttl}\n  usages: [signing, authentication]\n"
         "  groups: [system:bootstrappers:kubeadm:default-node-token]\n"
     )
+    if description:
+        head += f"  description: {json.dumps(description)}\n"
     if key:
         head += f"certificateKey: {key}\n"
     return f"{head}---\n{cluster_configuration.strip()}\n"
@@ -67,6 +79,50 @@ def parse_join_command(text: str) -> dict:
             "(endpoint, --token, --discovery-token-ca-cert-hash)"
         )
     return {"endpoint": endpoint.group(1), "token": token.group(1), "ca_cert_hash": ca_hash.group(1)}
+
+
+def token_id(token: str) -> str:
+    """The public half of a bootstrap token ("abcdef" of "abcdef.0123456789abcdef")."""
+    found = TOKEN.match(token) if isinstance(token, str) else None
+    if not found:
+        # not quoted back: it may be a token with a typo
+        raise JoinMaterialError("not a bootstrap token (expected [a-z0-9]{6}.[a-z0-9]{16})")
+    return found.group(1)
+
+
+def _decoded(data: dict, key: str) -> str:
+    try:
+        return base64.b64decode(data.get(key) or "", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, TypeError, ValueError):
+        return ""
+
+
+def tokens_to_delete(secrets_: list, description: str = "", token_ids=()) -> list:
+    """The ids of the bootstrap tokens to delete, out of the cluster's Secrets (the items of `kubectl get
+    secrets -n kube-system -o json`): those whose description is `description` (when given) and those
+    named in token_ids that exist. Neither given: none. Sorted; the token secrets are never read."""
+    wanted = set()
+    for given in token_ids or ():
+        if not isinstance(given, str) or not TOKEN_ID.match(given):
+            raise JoinMaterialError(
+                f"{given!r} is not a bootstrap token id ([a-z0-9]{{6}}, the part before the dot): "
+                "give the token_id kubeadm_join_material returned"
+            )
+        wanted.add(given)
+    found = set()
+    for secret in secrets_ or ():
+        if not isinstance(secret, dict) or secret.get("type") != TOKEN_SECRET_TYPE:
+            continue
+        data = secret.get("data") or {}
+        name = (secret.get("metadata") or {}).get("name") or ""
+        ident = _decoded(data, "token-id") or (
+            name[len(TOKEN_SECRET_PREFIX) :] if name.startswith(TOKEN_SECRET_PREFIX) else ""
+        )
+        if not TOKEN_ID.match(ident):
+            continue
+        if ident in wanted or (description and _decoded(data, "description") == description):
+            found.add(ident)
+    return sorted(found)
 
 
 def join_configuration(

@@ -39,9 +39,15 @@ options:
     type: path
     default: /etc/kubernetes/admin.conf
   ttl:
-    description: How long the bootstrap token lives (kubeadm duration).
+    description: How long the bootstrap token lives (kubeadm duration). Give it as short as the join needs.
     type: str
     default: 1h
+  description:
+    description:
+      - The bootstrap token's description, which marks it as the caller's, so that
+        M(kubedr.kubeadm.kubeadm_token_delete) can delete every token of a run by it.
+    type: str
+    default: kubedr.kubeadm kubeadm_join_material
 attributes:
   check_mode:
     support: full
@@ -75,6 +81,11 @@ token:
   description: The new bootstrap token (a secret).
   returned: success, not in check mode
   type: str
+token_id:
+  description: The token's public id (not a secret), for M(kubedr.kubeadm.kubeadm_token_delete).
+  returned: success, not in check mode
+  type: str
+  sample: abcdef
 ca_cert_hash:
   description: The cluster CA's public key hash, for C(caCertHashes).
   returned: success, not in check mode
@@ -98,6 +109,7 @@ from ansible_collections.kubedr.kubeadm.plugins.module_utils.kubeadm_join import
     certificate_key,
     configuration,
     parse_join_command,
+    token_id,
 )
 
 MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
@@ -117,6 +129,7 @@ def main():
             "advertise_address": {"type": "str"},
             "kubeconfig": {"type": "path", "default": "/etc/kubernetes/admin.conf"},
             "ttl": {"type": "str", "default": "1h"},
+            "description": {"type": "str", "default": "kubedr.kubeadm kubeadm_join_material"},
         },
         supports_check_mode=True,
     )
@@ -137,7 +150,8 @@ def main():
         module.fail_json(msg=f"no --advertise-address in {MANIFEST}: "
                              "give advertise_address (this host's API address)")
     if module.check_mode:
-        module.exit_json(changed=True, endpoint="", token="", ca_cert_hash="", certificate_key="")
+        module.exit_json(changed=True, endpoint="", token="", token_id="", ca_cert_hash="",
+                         certificate_key="")
 
     cluster_configuration = run(module, [kubectl, "--kubeconfig", params["kubeconfig"], "-n", "kube-system",
                                          "get", "configmap", "kubeadm-config",
@@ -147,13 +161,15 @@ def main():
     fd, path = tempfile.mkstemp(prefix="kubedr-join-", suffix=".yaml")  # 0600
     try:
         with os.fdopen(fd, "w") as config:
-            config.write(configuration(cluster_configuration, address, key, params["ttl"]))
+            config.write(configuration(cluster_configuration, address, key, params["ttl"],
+                                       params["description"]))
         if key:
             run(module, [kubeadm, "init", "phase", "upload-certs", "--upload-certs", "--config", path,
                          "--kubeconfig", params["kubeconfig"]], "kubeadm init phase upload-certs")
         printed = run(module, [kubeadm, "token", "create", "--print-join-command", "--config", path,
                                "--kubeconfig", params["kubeconfig"]], "kubeadm token create")
         material = parse_join_command(printed)
+        material["token_id"] = token_id(material["token"])
     except JoinMaterialError as error:
         module.fail_json(msg=str(error))
     finally:

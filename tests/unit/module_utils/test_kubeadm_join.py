@@ -4,6 +4,7 @@ kubeadm_join module's refusals and reruns (the join itself runs in the lab's reb
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -128,3 +129,82 @@ def test_the_module_names_a_missing_address_and_never_shows_the_secrets(run_modu
     result = run_module(kubeadm_join, {**ARGS, "certificate_key": "k" * 64})
     assert result["failed"] and "needs advertise_address" in result["msg"]
     assert ARGS["token"] not in json.dumps(result) and "k" * 64 not in json.dumps(result)
+
+
+# Bootstrap tokens the rebuild makes: each one's id, and which of the cluster's token Secrets go.
+def token_secret(token_id, description=None, secret="0123456789abcdef", kind="bootstrap.kubernetes.io/token"):
+    def b64(text):
+        return base64.b64encode(text.encode()).decode()
+
+    data = {"token-id": b64(token_id), "token-secret": b64(secret), "usage-bootstrap-signing": b64("true")}
+    if description is not None:
+        data["description"] = b64(description)
+    return {
+        "metadata": {"name": f"bootstrap-token-{token_id}", "namespace": "kube-system"},
+        "type": kind,
+        "data": data,
+    }
+
+
+RUN = "kubedr control_plane_rebuild full-0d3f5e6a7b8c9d01"
+
+
+def test_token_id_is_the_public_half():
+    assert m.token_id("abcdef.0123456789abcdef") == "abcdef"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "abcdef",
+        "abcdef.0123",
+        "ABCDEF.0123456789abcdef",
+        "abcdef.0123456789abcdef ",
+        "abcdefg.0123456789abcdef",
+        None,
+    ],
+)
+def test_a_malformed_token_is_refused_without_quoting_it(token):
+    with pytest.raises(m.JoinMaterialError) as error:
+        m.token_id(token)
+    assert "0123456789abcdef" not in str(error.value)
+    assert "[a-z0-9]{6}.[a-z0-9]{16}" in str(error.value)
+
+
+def test_the_configuration_describes_the_token():
+    text = m.configuration(CLUSTER_CONFIGURATION, "198.18.0.11", ttl="10m", description=RUN)
+    assert f"  description: {json.dumps(RUN)}\n" in text.split("---\n")[0]
+    assert "description" not in m.configuration(CLUSTER_CONFIGURATION, "198.18.0.11")
+
+
+def test_tokens_to_delete_are_this_runs_by_description_or_id():
+    secrets = [
+        token_secret("aaaaaa", RUN),  # kubeadm init's, described by the role's InitConfiguration
+        token_secret("bbbbbb", RUN),  # a join's
+        token_secret("cccccc", "kubedr control_plane_rebuild full-ffffffffffffffff"),  # another run's
+        token_secret("dddddd"),  # the operator's own, no description
+        token_secret("eeeeee", "Proxy for managing TTL for the kubeadm-certs secret"),
+        token_secret("ffffff", RUN, kind="Opaque"),  # not a bootstrap token at all
+    ]
+    assert m.tokens_to_delete(secrets, description=RUN) == ["aaaaaa", "bbbbbb"]
+    assert m.tokens_to_delete(secrets, token_ids=["dddddd"]) == ["dddddd"]
+    assert m.tokens_to_delete(secrets, description=RUN, token_ids=["bbbbbb", "zzzzzz"]) == [
+        "aaaaaa",
+        "bbbbbb",
+    ]
+    assert m.tokens_to_delete(secrets) == []  # neither given: nothing, never everything
+    assert m.tokens_to_delete([], description=RUN, token_ids=["aaaaaa"]) == []
+
+
+def test_the_id_comes_from_the_secret_name_when_its_data_has_none():
+    secret = token_secret("aaaaaa", RUN)
+    del secret["data"]["token-id"]
+    assert m.tokens_to_delete([secret], description=RUN) == ["aaaaaa"]
+    secret["metadata"]["name"] = "bootstrap-token-../../x"
+    assert m.tokens_to_delete([secret], description=RUN) == []
+
+
+def test_an_id_that_is_not_one_is_refused():
+    with pytest.raises(m.JoinMaterialError, match="token id"):
+        m.tokens_to_delete([], token_ids=["--all"])
