@@ -96,8 +96,19 @@ def run_module(capsys):
     def run(module, args: dict) -> dict:
         with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
             module.main()
-        result = json.loads(capsys.readouterr().out)
+        captured = capsys.readouterr()
+        result = json.loads(captured.out)
         result.setdefault("failed", False)
+        # once a test module imports controller code (a filter plugin's tests do), ansible-core sends
+        # module warnings to stderr through Display instead of into the result: take them from there
+        shown = []
+        for line in captured.err.splitlines():  # Display wraps a long warning over several lines
+            if line.startswith("[WARNING]:"):
+                shown.append(line.split(":", 1)[1].strip())
+            elif shown and line.strip() and not line.startswith("["):
+                shown[-1] += " " + line.strip()
+        if shown and not result.get("warnings"):
+            result["warnings"] = shown
         assert (exit_info.value.code not in (0, None)) == result["failed"], result
         return result
 
