@@ -10,8 +10,8 @@ name: kubeadm_cluster_configuration
 short_description: The ClusterConfiguration document of a kubeadm YAML file
 version_added: "0.1.0"
 description:
-  - Returns the one document of C(kind: ClusterConfiguration) out of a kubeadm configuration, which may hold
-    several (InitConfiguration, ClusterConfiguration, KubeletConfiguration, ...), as text.
+  - "Returns the one document of C(kind: ClusterConfiguration) out of a kubeadm configuration, which may hold
+    several (InitConfiguration, ClusterConfiguration, KubeletConfiguration, ...), as text."
   - Fails when there is none or more than one; the message never quotes the file (an InitConfiguration
     may hold a bootstrap token and a certificate key).
 author:

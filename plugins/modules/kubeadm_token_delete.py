@@ -78,7 +78,8 @@ from ansible_collections.kubedr.kubeadm.plugins.module_utils.kubeadm_join import
 def main():
     module = AnsibleModule(
         argument_spec={
-            "token_ids": {"type": "list", "elements": "str", "default": []},
+            # token ids are public; the secret half of a token is never passed
+            "token_ids": {"type": "list", "elements": "str", "default": [], "no_log": False},
             "description": {"type": "str", "default": ""},
             "kubeconfig": {"type": "path", "default": "/etc/kubernetes/admin.conf"},
         },

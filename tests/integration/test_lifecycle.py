@@ -21,7 +21,9 @@ import pytest
 
 from lab import kube
 
-pytestmark = pytest.mark.lab
+# Not yet in CI (`make integration-extended`): steps 1-3 and the rebuild of step 4 pass; the backup after it
+# exits non-zero while cp1 stays dead (unreachable, though every backup was taken), which issue 12 leaves open.
+pytestmark = [pytest.mark.lab, pytest.mark.extended]
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 CLUSTER = "kube-shared"  # kube_shared_spec.toml, the kube_lab fixture's
