@@ -5,8 +5,10 @@ its restic snapshots before its pods start again."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import time
@@ -40,17 +42,47 @@ RESTIC = {
 }
 
 
-def playbook(lab, name: str, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
+def playbook(lab, name: str, *extra: str, check: bool = True,
+             env: dict | None = None) -> subprocess.CompletedProcess:
     result = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(lab.inventory),
-                             str(PLAYBOOKS / name), *extra], cwd=PLAYBOOKS.parent, env=lab.env,
+                             str(PLAYBOOKS / name), *extra], cwd=PLAYBOOKS.parent,
+                            env={**lab.env, **(env or {})},
                             capture_output=True, text=True, timeout=1800, check=False)
     if check and result.returncode != 0:
         raise AssertionError(f"{name} failed:\n{result.stdout[-8000:]}{result.stderr[-2000:]}")
     return result
 
 
-def rebuild(lab, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
-    return playbook(lab, "rebuild_control_plane.yml", "-e", f"cluster={CLUSTER}", *extra, check=check)
+def rebuild(lab, *extra: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    return playbook(lab, "rebuild_control_plane.yml", "-e", f"cluster={CLUSTER}", *extra, check=check,
+                    env=env)
+
+
+# a bootstrap token ("<id>.<secret>"), anywhere in a run's output
+TOKEN = re.compile(r"\b[a-z0-9]{6}\.[a-z0-9]{16}\b")
+SETS = f"/srv/kubedr/etcd-backup/{CLUSTER}"  # control_plane_rebuild_backup_path's default on vault
+
+
+def controller_tmp(tmp_path: Path) -> tuple[Path, dict]:
+    """A TMPDIR of its own for ansible-playbook: where the rebuild's copies of the set go."""
+    tmp = tmp_path / "controller-tmp"
+    tmp.mkdir()
+    return tmp, {"TMPDIR": str(tmp)}
+
+
+def assert_no_token(result: subprocess.CompletedProcess) -> None:
+    for stream in (result.stdout, result.stderr):
+        assert "--token" not in stream
+        assert not TOKEN.search(stream), "a bootstrap token is in the output"
+
+
+def rebuild_tokens_left(lab) -> list[str]:
+    """Bootstrap tokens a rebuild made (kubedr's description) that still exist: their ids."""
+    listing = json.loads(lab.kubectl("get", "secrets", "-n", "kube-system", "--field-selector",
+                                     "type=bootstrap.kubernetes.io/token", "-o", "json").stdout)["items"]
+    return [s["metadata"]["name"] for s in listing
+            if base64.b64decode(s["data"].get("description", "")).decode()
+            .startswith("kubedr control_plane_rebuild")]
 
 
 def wipe(lab, host: str) -> None:
@@ -131,8 +163,9 @@ def test_full_rebuild_refuses_pv_restore_without_restic(kube_lab):
     assert kube_lab.ssh("cp1", "test -f /etc/kubernetes/manifests/etcd.yaml", check=False).returncode == 0
 
 
-def test_full_rebuild_from_the_backup_set(kube_lab):
+def test_full_rebuild_from_the_backup_set(kube_lab, tmp_path):
     lab = kube_lab
+    tmp, tmp_env = controller_tmp(tmp_path)
     lab.kubectl("create", "configmap", "before-backup", "-n", "default")
     playbook(lab, "backup.yml", "-e", json.dumps({"etcd_backup_targets": ["dir"], **RESTIC}))
     lab.kubectl("create", "configmap", "after-backup", "-n", "default")
@@ -148,10 +181,17 @@ def test_full_rebuild_from_the_backup_set(kube_lab):
     expect = {"control_plane_rebuild_verify_objects": [
         {"kind": "configmap", "namespace": "default", "name": "before-backup"}]}
     started = time.monotonic()
-    result = rebuild(lab, "-e", json.dumps({"control_plane_rebuild_confirm": f"rebuild {CLUSTER}", **RESTIC}),
-                     "-e", json.dumps(expect))
+    result = rebuild(lab, "-vv", "-e",
+                     json.dumps({"control_plane_rebuild_confirm": f"rebuild {CLUSTER}", **RESTIC}),
+                     "-e", json.dumps(expect), env=tmp_env)
     print(f"full rebuild with the PV restore: {time.monotonic() - started:.0f} s")
     assert f"{CLUSTER} full done in" in result.stdout
+    # no join token in the output at -vv (kubeadm init's included), none left in the cluster, and no copy
+    # of the backup set (CA keys, snapshot) left on the controller
+    assert_no_token(result)
+    assert rebuild_tokens_left(lab) == []
+    assert list(tmp.iterdir()) == []
+    assert re.search(r"backup set \d{8}T\d{6}Z-r\d+ of cluster " + CLUSTER, result.stdout)
     assert "PVs to restore from restic once the control plane is back: kubedr-lab/data" in result.stdout
 
     assert lab.kubectl("get", "configmap", "after-backup", "-n", "default", check=False).returncode != 0
@@ -181,6 +221,37 @@ def test_full_rebuild_from_the_backup_set(kube_lab):
         assert "after-backup" in kept
         assert ("payload" in kept) == (volume["node"] != "w1")  # w1 had lost it
     assert result.stdout.count("checksum unchanged since the restore") == len(PODS)
+
+
+def test_full_rebuild_refuses_another_clusters_set(kube_lab, tmp_path):
+    """A set whose manifest names another cluster is refused after it was fetched; the controller's copy
+    is removed on this failure too, and nothing on the hosts is touched."""
+    lab = kube_lab
+    tmp, tmp_env = controller_tmp(tmp_path)
+    foreign = "20000101T000000Z-r1"  # the oldest name: never the newest the other tests take
+    newest = lab.ssh("vault", f"ls {SETS} | grep -E '^[0-9]{{8}}T[0-9]{{6}}Z-r[0-9]+$' | sort | tail -n 1")
+    newest = newest.stdout.strip()
+    manifest = f"{SETS}/{foreign}/etcd/manifest.json"
+    lab.ssh("vault", f"cp -a {SETS}/{newest} {SETS}/{foreign} && python3 -c \"import json; p='{manifest}'; "
+                     "m=json.load(open(p)); m['cluster']='other'; json.dump(m, open(p, 'w'))\"")
+    try:
+        before = lab.ssh("cp1", "ls -l --time-style=full-iso /etc/kubernetes/manifests").stdout
+        result = rebuild(lab, "-vv", "-e", json.dumps({"control_plane_rebuild_confirm": f"rebuild {CLUSTER}",
+                                                       "control_plane_rebuild_backup_set": foreign,
+                                                       **RESTIC}),
+                         check=False, env=tmp_env)
+        assert result.returncode != 0
+        assert "is of cluster other" in result.stdout and f"not of {CLUSTER}" in result.stdout
+        assert list(tmp.iterdir()) == []
+        assert lab.ssh("cp1", "ls -l --time-style=full-iso /etc/kubernetes/manifests").stdout == before
+        # a name that is not a set's is refused before anything is fetched
+        result = rebuild(lab, "-e", json.dumps({"control_plane_rebuild_confirm": f"rebuild {CLUSTER}",
+                                                "control_plane_rebuild_backup_set": "latest", **RESTIC}),
+                         check=False, env=tmp_env)
+        assert result.returncode != 0 and "<UTC time>Z-r<revision>" in result.stdout
+        assert list(tmp.iterdir()) == []
+    finally:
+        lab.ssh("vault", f"rm -rf {SETS}/{foreign}")
 
 
 def test_full_rebuild_rerun_restores_nothing_again(kube_lab):
