@@ -360,3 +360,46 @@ def test_a_second_run_at_once_fails_naming_the_first(kube_lab, first_run):
     # a run takes the lock, and releases it when done (the file then names no holder)
     ok(backup(lab, "-e", "backup_pvs=false", "--skip-tags", "etcd_backup_restic_setup")[0])
     assert lab.ssh("cp1", f"cat {lock}").stdout.strip() == ""
+
+
+def test_backup_goes_on_with_a_host_unreachable(kube_lab, first_run):
+    """Issue 12: a control-plane host that does not answer (here its link is down) is named in a warning
+    and left out; the backup is taken from the others and the run exits 0, as the schedule needs."""
+    lab = kube_lab
+    lab.run("link", "down", "cp3")
+    try:
+        result, summary = backup(lab, "-e", "backup_pvs=false", "--skip-tags", "etcd_backup_restic_setup")
+        ok(result)
+        assert "not reachable, left out of this run: cp3" in result.stdout, result.stdout[-4000:]
+        assert summary and summary["source"] in {"cp1", "cp2"}
+    finally:
+        lab.run("link", "up", "cp3")
+
+
+def test_kubeadm_file_fallback_is_never_printed(kube_lab, first_run):
+    """Issue 12.18: with the kubeadm-config ConfigMap unreadable the set takes the kubeadm file instead;
+    its other documents (an InitConfiguration's bootstrap token) never reach the output, at -vvv, and the
+    manifest reads the ClusterConfiguration document of the multi-document file."""
+    lab = kube_lab
+    token = "kdrtst.0123456789abcdef"
+    config = "/etc/kubernetes/kubedr-itest-kubeadm.yaml"
+    text = (f"apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n"
+            f"bootstrapTokens:\n- token: {token}\n---\n"
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n"
+            "clusterName: from-the-file\nkubernetesVersion: v1.36.3\n")
+    for host in ("cp1", "cp2", "cp3"):
+        lab.ssh(host, f"cat > {config} <<'KUBEADM'\n{text}KUBEADM")
+    try:
+        result, summary = backup(lab, "-vvv", "-e", "backup_pvs=false",
+                                 "--skip-tags", "etcd_backup_restic_setup",
+                                 "-e", "etcd_backup_kubectl_path=/bin/false",
+                                 "-e", f"etcd_backup_kubeadm_config_file={config}")
+        ok(result)
+        assert token not in result.stdout and token not in result.stderr
+        path = summary["dir"].split(":", 1)[1]
+        manifest = json.loads(lab.ssh("vault", f"cat {path}/etcd/manifest.json").stdout)
+        assert manifest["cluster_configuration"] == "file"
+        assert manifest["cluster_name"] == "from-the-file"
+    finally:
+        for host in ("cp1", "cp2", "cp3"):
+            lab.ssh(host, f"rm -f {config}")
