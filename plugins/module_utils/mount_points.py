@@ -41,3 +41,16 @@ def is_mount_point(path):
     if os.path.ismount(path):
         return True
     return os.path.realpath(path) in mount_points()
+
+
+def mounts_beneath(path, mountinfo=MOUNTINFO):
+    """The mount points strictly beneath `path` (after symlinks; `path` itself is left out), in the order
+    to unmount them: deepest first and, of mounts stacked on one point, the last mounted first (one
+    entry per mount). Raises OSError when mountinfo cannot be read: unlike mount_points(), a caller
+    about to unmount must not take "unreadable" for "nothing mounted"."""
+    base = os.path.realpath(path).rstrip("/") + "/"
+    with open(mountinfo, encoding="utf-8", errors="surrogateescape") as fh:
+        points = [_unescape(fields[4]) for fields in (line.split() for line in fh) if len(fields) > 4]
+    beneath = [(order, point) for order, point in enumerate(points) if point.startswith(base)]
+    beneath.sort(key=lambda item: (item[1].rstrip("/").count("/"), item[0]), reverse=True)
+    return [point for _order, point in beneath]

@@ -13,9 +13,11 @@ version_added: "0.1.0"
 description:
   - What C(kubeadm reset) does before a node is rebuilt, without its deletions. In order - the static
     pod manifests move aside (the kubelet then stops etcd and the API server), the module waits until
-    the ports of O(wait_closed) no longer accept connections, the kubelet is stopped, and O(paths)
-    move aside as M(kubedr.kubeadm.move_aside) moves them (renamed on their own file system, or their
-    entries moved inside when they are mount points).
+    the ports of O(wait_closed) no longer accept connections, the kubelet is stopped, what is mounted
+    beneath O(unmount) is unmounted, and O(paths) move aside as M(kubedr.kubeadm.move_aside) moves
+    them (renamed on their own file system, or their entries moved inside when they are mount points).
+  - A step that fails (C(systemctl) missing or unable to tell whether the kubelet runs, a stop that
+    fails, a mount that will not come off) fails the module before anything after it happens.
   - With O(record), what moved and where is written there (JSON, mode 0600) once all is done, so a
     later run can tell the host was reset and find its old state.
   - A rerun with the same O(stamp) finds nothing left to move and the kubelet stopped, and changes nothing.
@@ -47,9 +49,23 @@ options:
     type: int
     default: 300
   stop_kubelet:
-    description: Stop the kubelet unit (C(systemctl stop kubelet)) when it is active.
+    description:
+      - Stop the kubelet unit (C(systemctl stop kubelet)) unless C(systemctl is-active kubelet) says it is
+        V(inactive), V(failed) or unknown (a kubelet restarting between two runs is stopped too), and
+        check that it stopped. Without C(systemctl) on the host the module fails.
     type: bool
     default: true
+  unmount:
+    description:
+      - Once the kubelet is stopped and before O(paths) move, unmount every file system mounted beneath
+        these paths (not the paths themselves), deepest first, as read from C(/proc/self/mountinfo) -
+        the pod volumes (secrets, projected tokens, local PVs, CSI mounts) the kubelet mounted under
+        V(/var/lib/kubelet). What the volumes hold is left as it is; only the mounts come off.
+      - A mount that will not come off (in use) fails the module with nothing moved. With
+        O(stop_kubelet=false) the module refuses while the kubelet is active (it would mount them again).
+    type: list
+    elements: path
+    default: []
   record:
     description:
       - File to write what moved to (JSON) when done; its missing parent directories are made with mode 0700.
@@ -65,7 +81,8 @@ attributes:
     support: full
     description: A host reset with the same stamp is left as it is.
 requirements:
-  - systemctl, when O(stop_kubelet=true) and the kubelet runs as a unit
+  - systemctl, when O(stop_kubelet=true)
+  - umount, when O(unmount) has something mounted beneath it
 """
 
 EXAMPLES = r"""
@@ -74,6 +91,13 @@ EXAMPLES = r"""
     stamp: rebuild-20261201
     wait_closed: ["127.0.0.1:2379", "198.18.0.12:6443"]
     record: /var/lib/kubedr/control-plane-rebuild/rebuild-20261201/reset
+
+- name: Stop a worker's kubelet, unmount its pod volumes, keep its old state
+  kubedr.kubeadm.kubeadm_reset:
+    stamp: rebuild-20261201-w1
+    paths: [/etc/kubernetes, /var/lib/kubelet]
+    unmount: [/var/lib/kubelet]
+    wait_closed: []
 """
 
 RETURN = r"""
@@ -86,6 +110,13 @@ kubelet_stopped:
   description: Whether the kubelet was running and was stopped.
   returned: always
   type: bool
+unmounted:
+  description:
+    - What was unmounted (or would be, in check mode), in order; a point mounted twice is listed twice.
+  returned: always
+  type: list
+  elements: str
+  sample: [/var/lib/kubelet/pods/0f3c.../volumes/kubernetes.io~projected/kube-api-access-x2x9q]
 """
 
 import json
@@ -93,8 +124,15 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kubedr.kubeadm.plugins.module_utils.mount_points import mounts_beneath
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.move_aside import check_paths, move_all
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.static_pods import port_open
+
+# what `systemctl is-active` prints for a unit that does not run; anything else (activating, deactivating,
+# reloading) is a kubelet that runs or is about to
+NOT_RUNNING = ("inactive", "failed", "unknown")
+# after a kubelet-stop that went wrong, what the operator can do
+GO_BACK = "to give up instead, start the kubelet again (systemctl start kubelet)"
 
 
 def address(text):
@@ -102,6 +140,99 @@ def address(text):
     if not host or not port.isdigit():
         raise ValueError(text)
     return host.strip("[]"), int(port)
+
+
+def kubelet_runs(module, systemctl, done):
+    """Whether the kubelet unit runs (or is about to: a restart between two runs); fails when systemctl
+    cannot tell."""
+    rc, out, err = module.run_command([systemctl, "is-active", "kubelet"])
+    state = (out.strip().splitlines() or [""])[-1].strip()
+    if rc == 0:
+        return True
+    if state in NOT_RUNNING or rc == 4:  # 4: no such unit
+        return False
+    if state:
+        return True
+    module.fail_json(
+        msg=f"systemctl is-active kubelet failed (rc {rc}): {err.strip() or '(no output)'}: cannot tell "
+        "whether the kubelet runs, and a kubelet left running mounts its volumes again and writes into "
+        "what moves aside. Check systemctl status kubelet, stop the kubelet, then rerun",
+        **done,
+    )
+
+
+def stop_kubelet(module, done):
+    """Stop the kubelet when it runs; returns whether it did (would, in check mode)."""
+    systemctl = module.get_bin_path("systemctl")
+    if not systemctl:
+        module.fail_json(
+            msg="systemctl not found on this host: cannot stop the kubelet, and its volumes cannot come off "
+            "nor its state move while it runs. Stop the kubelet by the host's own means, then rerun with "
+            "stop_kubelet=false",
+            **done,
+        )
+    if not kubelet_runs(module, systemctl, done):
+        return False
+    if module.check_mode:
+        return True
+    rc, out, err = module.run_command([systemctl, "stop", "kubelet"])
+    if rc != 0:
+        module.fail_json(
+            msg=f"systemctl stop kubelet failed (rc {rc}): {err.strip() or out.strip()}; nothing was "
+            "unmounted or moved after it. Find out why (systemctl status kubelet, journalctl -u kubelet), "
+            "stop it, rerun",
+            **done,
+        )
+    if kubelet_runs(module, systemctl, done):
+        module.fail_json(
+            msg="the kubelet still runs after systemctl stop kubelet (is something starting it again?); "
+            f"nothing was unmounted or moved after it. Stop it for good, then rerun; {GO_BACK}",
+            **done,
+        )
+    return True
+
+
+def unmount_beneath(module, bases, done):
+    """Unmount what is mounted beneath each base, deepest first; returns what came off (would, in check
+    mode). Fails on the first mount that will not come off."""
+    unmounted = done["unmounted"]
+    umount = None
+    for base in bases:
+        try:
+            targets = mounts_beneath(base)
+        except OSError as exc:
+            module.fail_json(msg=f"cannot read the mount table (/proc/self/mountinfo): {exc}", **done)
+        if module.check_mode:
+            unmounted.extend(targets)
+            continue
+        budget = 2 * len(targets) + 10  # mounts that keep coming back: something mounts them
+        while targets:
+            target = targets[0]
+            budget -= 1
+            if budget < 0:
+                module.fail_json(
+                    msg=f"mounts keep appearing beneath {base} ({target}): is a kubelet or another agent "
+                    f"mounting them? Stop it, then rerun; the state was not moved aside. {GO_BACK}",
+                    **done,
+                )
+            umount = umount or module.get_bin_path("umount")
+            if not umount:
+                module.fail_json(msg=f"umount not found on this host: cannot unmount {target}", **done)
+            rc, out, err = module.run_command([umount, target])
+            if rc != 0:
+                module.fail_json(
+                    msg=f"could not unmount {target} (umount rc {rc}: {err.strip() or out.strip()}); "
+                    f"the state was not moved aside. Something still uses it: fuser -vm {target} (or "
+                    f"lsof +f -- {target}) shows what. Stop that (a container the stopped kubelet left "
+                    f"running, a shell in it), then rerun; {GO_BACK}",
+                    **done,
+                )
+            unmounted.append(target)
+            try:
+                targets = mounts_beneath(base)
+            except OSError as exc:
+                module.fail_json(msg=f"cannot read the mount table (/proc/self/mountinfo): {exc}", **done)
+    return unmounted
 
 
 def main():
@@ -121,23 +252,25 @@ def main():
             },
             "timeout": {"type": "int", "default": 300},
             "stop_kubelet": {"type": "bool", "default": True},
+            "unmount": {"type": "list", "elements": "path", "default": []},
             "record": {"type": "path"},
         },
         supports_check_mode=True,
     )
     params = module.params
     stamp = params["stamp"]
-    problem = check_paths([params["manifests_dir"], *params["paths"]], stamp)
+    problem = check_paths([params["manifests_dir"], *params["paths"], *params["unmount"]], stamp)
     try:
         closed = [address(a) for a in params["wait_closed"]]
     except ValueError as bad:
         problem = problem or f"wait_closed: {bad} is not host:port (for example 127.0.0.1:2379)"
     if problem:
-        module.fail_json(msg=problem, moved=[], kubelet_stopped=False)
+        module.fail_json(msg=problem, moved=[], kubelet_stopped=False, unmounted=[])
 
     moved, error = move_all([params["manifests_dir"]], stamp, [], module.check_mode)
+    done = {"moved": moved, "kubelet_stopped": False, "unmounted": []}
     if error:
-        module.fail_json(msg=error, moved=moved, kubelet_stopped=False)
+        module.fail_json(msg=error, **done)
     if moved and not module.check_mode:
         deadline = time.monotonic() + params["timeout"]
         while (
@@ -149,35 +282,31 @@ def main():
                 msg=f"{', '.join(listening)} still accept connections {params['timeout']} s after the "
                 f"static pod manifests moved to {moved[0]['aside']}: is the kubelet running them? "
                 "Stop what listens there, then rerun",
-                moved=moved,
-                kubelet_stopped=False,
+                **done,
             )
 
-    kubelet_stopped = False
-    systemctl = module.get_bin_path("systemctl") if params["stop_kubelet"] else None
-    if systemctl and module.run_command([systemctl, "is-active", "--quiet", "kubelet"])[0] == 0:
-        kubelet_stopped = True
-        if not module.check_mode:
-            rc, out, err = module.run_command([systemctl, "stop", "kubelet"])
-            if rc != 0:
-                module.fail_json(
-                    msg=f"systemctl stop kubelet failed (rc {rc}): {err.strip() or out.strip()}",
-                    moved=moved,
-                    kubelet_stopped=False,
-                )
+    if params["stop_kubelet"]:
+        done["kubelet_stopped"] = stop_kubelet(module, done)
+    elif params["unmount"]:
+        systemctl = module.get_bin_path("systemctl")
+        if systemctl and kubelet_runs(module, systemctl, done):
+            module.fail_json(
+                msg="the kubelet is active: it would mount the volumes under "
+                f"{', '.join(params['unmount'])} again. Stop it (stop_kubelet=true), then rerun",
+                **done,
+            )
+    unmounted = unmount_beneath(module, params["unmount"], done)
 
     more, error = move_all(params["paths"], stamp, [], module.check_mode)
     moved += more
     if error:
-        module.fail_json(msg=error, moved=moved, kubelet_stopped=kubelet_stopped)
+        module.fail_json(msg=error, **done)
     recording = bool(params["record"]) and not os.path.exists(params["record"])
     if recording and not module.check_mode:
         os.makedirs(os.path.dirname(params["record"]), mode=0o700, exist_ok=True)
         with open(os.open(params["record"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
             json.dump(moved, handle)
-    module.exit_json(
-        changed=bool(moved) or kubelet_stopped or recording, moved=moved, kubelet_stopped=kubelet_stopped
-    )
+    module.exit_json(changed=bool(moved) or done["kubelet_stopped"] or bool(unmounted) or recording, **done)
 
 
 if __name__ == "__main__":
