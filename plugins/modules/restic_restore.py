@@ -20,6 +20,12 @@ description:
   - "When the target is a mount point (a local persistent volume, a dedicated disk), it cannot be renamed:
     the scratch directory is then C(<target>/.kubedr-restore-<UTC time>) and the old contents are moved
     into C(<target>/.kubedr-moved-<UTC time>), so everything stays on the mounted file system."
+  - "The two steps can be run apart (O(mode)), so that several targets are restored all or nothing:
+    V(stage) restores every one into its scratch directory, recorded in
+    C(<parent>/.<target name>.kubedr-staged.json), and touches no target; only when every stage succeeded
+    does V(swap) put each staged copy in place, with no restic command and no repository access, only
+    renames on the target's file system. V(discard) removes
+    a staged copy (restored data, never the target's) when another target's stage failed."
   - restic restores ownership, modes and times of everything below the target (run as root for ownership).
     The target directory itself gets the owner and mode recorded for O(subpath) in the snapshot; without
     O(subpath), those of the directory it replaces (mode 0700, root, when there was none).
@@ -84,12 +90,32 @@ options:
       - Read the restored files back and compare them with the snapshot (C(--verify)).
     type: bool
     default: true
+  mode:
+    description:
+      - V(restore) stages and swaps in one run.
+      - V(stage) restores into the scratch directory beside (or, for a mount point, inside) the target and
+        records it; the target is not touched. A rerun with the same snapshot and options keeps a staged copy
+        that is unchanged (restic restores nothing), restages one that changed, and stages nothing when the
+        target already holds that snapshot (see the marker; RV(restore.staged) is then null).
+      - "V(swap) puts the staged copy in place, what the target held moved aside. It runs no restic command:
+        O(snapshot) (an ID or prefix; V(latest) accepts the staged one), O(subpath), O(include) and
+        O(exclude) must match what was staged, and the staged copy must be unchanged since (its fingerprint),
+        else it fails with nothing swapped. Nothing staged fails too, unless the target already holds that
+        snapshot (no change). When a rename fails, the renames before it are undone."
+      - V(discard) removes the staged copy and its record; the target is not touched.
+      - A record that names anything but a scratch directory of this target is refused, never followed.
+    type: str
+    choices: [restore, stage, swap, discard]
+    default: restore
 extends_documentation_fragment:
   - kubedr.kubeadm.restic_repository
 attributes:
   check_mode:
     support: full
-    description: Resolves the snapshot and compares it with the marker; reports changed when it would restore.
+    description:
+      - Resolves the snapshot and compares it with the marker and the staged copy; reports changed when it
+        would restore, stage, swap or discard. In check mode a V(swap) with nothing staged reports changed
+        (the stage before it, in check mode too, staged nothing).
   diff_mode:
     support: none
     description: No diff is produced.
@@ -119,6 +145,29 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "old data kept in {{ restored.restore.moved_aside }}"
   when: restored.restore.moved_aside
+
+# All or nothing over several volumes: stage each, swap only when every stage succeeded
+- name: Restore each volume into scratch beside it
+  kubedr.kubeadm.restic_restore:
+    repository: /srv/restic
+    password_file: /etc/kubedr/restic.pass
+    snapshot: "{{ item.snapshot }}"
+    subpath: "{{ item.path }}"
+    target: "{{ item.path }}"
+    mode: stage
+  loop: "{{ volumes }}"
+  become: true
+
+- name: Swap each one in (no repository access)
+  kubedr.kubeadm.restic_restore:
+    repository: /srv/restic
+    password_file: /etc/kubedr/restic.pass
+    snapshot: "{{ item.snapshot }}"
+    subpath: "{{ item.path }}"
+    target: "{{ item.path }}"
+    mode: swap
+  loop: "{{ volumes }}"
+  become: true
 """
 
 RETURN = r"""
@@ -145,11 +194,27 @@ restore:
     moved_aside:
       description: Where the previous contents of the target now are; null when there were none.
       type: str
+    mode:
+      description: The O(mode) of the run.
+      type: str
+    staged:
+      description:
+        - The staged copy after this run (V(stage)); null when nothing is staged (swapped in, discarded,
+          not staged in check mode, or the target already held the snapshot).
+      type: str
+    swapped:
+      description: Whether this run put a staged copy in place of the target.
+      type: bool
+    discarded:
+      description: The staged copy V(discard) removed (or would, in check mode); null when there was none.
+      type: str
     marker:
       description: The marker file that records the restore.
       type: str
     files_restored:
-      description: Entries (files, directories, links) restic restored; 0 when nothing was done.
+      description:
+        - Entries (files, directories, links) restic restored; 0 when nothing was done. A V(swap) returns the
+          counts of the stage it swaps in.
       type: int
     bytes_restored:
       description: Bytes restic restored.
@@ -206,6 +271,10 @@ def unused(path):
 
 def marker_path(target):
     return os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.kubedr-restore.json")
+
+
+def staged_record_path(target):
+    return os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.kubedr-staged.json")
 
 
 def fingerprint(target):
@@ -268,35 +337,65 @@ def apply_owner_mode(module, path, uid, gid, mode):
 
 
 def swap_plain(target, scratch, stamp):
-    """Put `scratch` in the place of `target`; returns where the old target went (None: empty or missing)."""
+    """Put `scratch` in the place of `target`; returns where the old target went (None: empty or missing).
+    When the second rename fails, the first is undone."""
     moved = None
+    emptied = None
     if os.path.lexists(target):
         if os.path.isdir(target) and not os.path.islink(target) and not os.listdir(target):
+            emptied = stat.S_IMODE(os.stat(target).st_mode)
             os.rmdir(target)
         else:
             moved = unused(f"{target}.moved-{stamp}")
             os.rename(target, moved)
     try:
         os.rename(scratch, target)
-    except OSError:
-        if moved:
-            os.rename(moved, target)
-        raise
+    except OSError as e:
+        try:
+            if moved:
+                os.rename(moved, target)
+            elif emptied is not None:
+                os.mkdir(target, emptied)
+        except OSError as undo:
+            raise RestoreError(f"renaming {scratch} to {target} failed ({e}) and could not be undone"
+                               f" ({undo}): the old contents are in {moved}, the staged copy in {scratch};"
+                               " nothing was deleted: rename them back by hand") from e
+        raise RestoreError(f"renaming {scratch} to {target} failed: {e}; undone: {target} holds its old"
+                           f" contents, the staged copy is still in {scratch}") from e
     return moved
 
 
 def swap_mount(target, scratch, stamp):
-    """Move mount point `target`'s contents into `<target>/.kubedr-moved-<stamp>`, then `scratch`'s up."""
+    """Move mount point `target`'s contents into `<target>/.kubedr-moved-<stamp>`, then `scratch`'s up.
+    A rename that fails undoes the ones before it, so the target keeps its old contents."""
     old = [n for n in os.listdir(target)
            if n != os.path.basename(scratch) and not n.startswith((MOVED_PREFIX, SCRATCH_PREFIX))]
     moved = None
-    if old:
-        moved = unused(os.path.join(target, MOVED_PREFIX + stamp))
-        os.mkdir(moved, 0o700)
-        for name in old:
-            os.rename(os.path.join(target, name), os.path.join(moved, name))
-    for name in os.listdir(scratch):
-        os.rename(os.path.join(scratch, name), os.path.join(target, name))
+    done = []
+    try:
+        if old:
+            moved = unused(os.path.join(target, MOVED_PREFIX + stamp))
+            os.mkdir(moved, 0o700)
+            for name in old:
+                os.rename(os.path.join(target, name), os.path.join(moved, name))
+                done.append((os.path.join(target, name), os.path.join(moved, name)))
+        for name in os.listdir(scratch):
+            os.rename(os.path.join(scratch, name), os.path.join(target, name))
+            done.append((os.path.join(scratch, name), os.path.join(target, name)))
+    except OSError as e:
+        for src, dst in reversed(done):
+            try:
+                os.rename(dst, src)
+            except OSError as undo:
+                raise RestoreError(
+                    f"swapping {scratch} into mount point {target} failed ({e}) and could not be undone"
+                    f" ({undo}): the old contents are partly in {target}, partly in {moved}; the restored"
+                    f" ones partly in {target}, partly in {scratch}. Nothing was deleted: move them back"
+                    " by hand") from e
+        if moved:
+            os.rmdir(moved)
+        raise RestoreError(f"swapping {scratch} into mount point {target} failed: {e}; undone: {target} holds"
+                           f" its old contents, the staged copy is still in {scratch}") from e
     os.rmdir(scratch)
     return moved
 
@@ -308,35 +407,93 @@ def write_marker(module, path, content):
     module.atomic_move(tmp, path)
 
 
-def restore(module, restic, params):
-    """(changed, restore result); raises ResticError or RestoreError."""
+def check_target(params):
     target = os.path.abspath(params["target"]).rstrip("/") or "/"
     if target == "/":
         raise RestoreError("target must not be /")
     if os.path.lexists(target) and not os.path.isdir(target):
         raise RestoreError(f"target {target} exists and is not a directory")
+    return target
+
+
+def wanted_of(params, snapshot_id):
+    return {"snapshot_id": snapshot_id, "subpath": params["subpath"],
+            "include": params["include"], "exclude": params["exclude"]}
+
+
+def new_result(params, target, mode, snapshot_id=None, snapshot_time=None):
+    return dict(mode=mode, snapshot_id=snapshot_id, snapshot_time=snapshot_time, subpath=params["subpath"],
+                target=target, mount_point=os.path.isdir(target) and is_mount_point(target), moved_aside=None,
+                marker=marker_path(target), staged=None, swapped=False, discarded=None,
+                files_restored=0, bytes_restored=0, total_files=0, total_bytes=0)
+
+
+def is_current(target, wanted):
+    """Whether `target` holds what `wanted` describes, untouched since it was restored (the marker)."""
+    previous = read_marker(marker_path(target))
+    return bool(previous and os.path.isdir(target)
+                and {k: previous.get(k) for k in wanted} == wanted
+                and previous.get("fingerprint") == fingerprint(target))
+
+
+def read_staged(target):
+    """The record of the copy staged for `target`, checked to name one of our scratch directories, or None."""
+    path = staged_record_path(target)
+    if not os.path.lexists(path):
+        return None
+    record = read_marker(path)
+    scratch = (record or {}).get("scratch") or ""
+    parent, name = os.path.dirname(target), os.path.basename(target)
+    ours = isinstance(scratch, str) and os.path.isabs(scratch) and "/" not in os.path.basename(scratch) and (
+        (os.path.dirname(scratch) == parent and os.path.basename(scratch).startswith(f"{name}.restore-"))
+        or (os.path.dirname(scratch) == target and os.path.basename(scratch).startswith(SCRATCH_PREFIX)))
+    if not ours:
+        raise RestoreError(
+            f"{path} names {scratch!r}, which is not a staged copy of {target}"
+            f" (<target>.restore-* beside it or <target>/{SCRATCH_PREFIX}* inside it): nothing was changed;"
+            " remove that record by hand once you have checked it")
+    return record
+
+
+def drop_staged(target, record):
+    """Remove our staged copy (restored data, never the target's) and its record."""
+    if os.path.isdir(record["scratch"]) and not os.path.islink(record["scratch"]):
+        shutil.rmtree(record["scratch"])
+    os.remove(staged_record_path(target))
+
+
+def copy_counts(result, source):
+    for key in ("files_restored", "bytes_restored", "total_files", "total_bytes"):
+        result[key] = source.get(key, 0)
+
+
+def stage(module, restic, params, target):
+    """Restore into a scratch directory beside (or, for a mount point, inside) `target`, recorded in
+    <parent>/.<name>.kubedr-staged.json; the target is not touched. (changed, result)."""
     snapshot = resolve_snapshot(restic, params)
     snapshot_id = snapshot["id"]
-    marker = marker_path(target)
-    wanted = {"snapshot_id": snapshot_id, "subpath": params["subpath"],
-              "include": params["include"], "exclude": params["exclude"]}
-    mount = os.path.isdir(target) and is_mount_point(target)
-    result = dict(snapshot_id=snapshot_id, snapshot_time=snapshot.get("time"), subpath=params["subpath"],
-                  target=target, mount_point=mount, moved_aside=None, marker=marker,
-                  files_restored=0, bytes_restored=0, total_files=0, total_bytes=0)
-
-    previous = read_marker(marker)
-    if (previous and os.path.isdir(target)
-            and {k: previous.get(k) for k in wanted} == wanted
-            and previous.get("fingerprint") == fingerprint(target)):
+    wanted = wanted_of(params, snapshot_id)
+    result = new_result(params, target, "stage", snapshot_id, snapshot.get("time"))
+    record = read_staged(target)
+    if is_current(target, wanted):
+        if record and not module.check_mode:
+            drop_staged(target, record)  # an older stage nobody swapped in
+        return bool(record), result
+    if (record and {k: record.get(k) for k in wanted} == wanted
+            and record.get("mount_point") == result["mount_point"] and os.path.isdir(record["scratch"])
+            and record.get("fingerprint") == fingerprint(record["scratch"])):
+        result["staged"] = record["scratch"]
+        copy_counts(result, record)
         return False, result
     if module.check_mode:
         return True, result
+    if record:
+        drop_staged(target, record)
 
     parent = os.path.dirname(target)
     os.makedirs(parent, exist_ok=True)
     stamp = utc_stamp()
-    if mount:
+    if result["mount_point"]:
         scratch = unused(os.path.join(target, SCRATCH_PREFIX + stamp))
     else:
         scratch = unused(f"{target}.restore-{stamp}")
@@ -360,24 +517,106 @@ def restore(module, restic, params):
         elif os.path.isdir(target):
             st = os.stat(target)
             owner = (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
+        if owner:
+            apply_owner_mode(module, scratch, *owner)
+        summaries = [m for m in run.data if isinstance(m, dict) and m.get("message_type") == "summary"]
+        copy_counts(result, summaries[-1] if summaries else {})
+        write_marker(module, staged_record_path(target), dict(
+            wanted, scratch=scratch, mount_point=result["mount_point"], owner=owner, staged_at=stamp,
+            snapshot_time=snapshot.get("time"), fingerprint=fingerprint(scratch),
+            **{k: result[k] for k in ("files_restored", "bytes_restored", "total_files", "total_bytes")}))
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)  # our own scratch directory, never the target
         raise
-
-    if mount:
-        result["moved_aside"] = swap_mount(target, scratch, stamp)
-    else:
-        result["moved_aside"] = swap_plain(target, scratch, stamp)
-    if owner:
-        apply_owner_mode(module, target, *owner)
-
-    summaries = [m for m in run.data if isinstance(m, dict) and m.get("message_type") == "summary"]
-    summary = summaries[-1] if summaries else {}
-    for key in ("files_restored", "bytes_restored", "total_files", "total_bytes"):
-        result[key] = summary.get(key, 0)
-    write_marker(module, marker, dict(wanted, fingerprint=fingerprint(target), restored_at=stamp,
-                                      snapshot_time=snapshot.get("time"), moved_aside=result["moved_aside"]))
+    result["staged"] = scratch
     return True, result
+
+
+def matches_asked(params, record):
+    """Whether the staged `record` is what these options ask for (no repository access: the ID or prefix)."""
+    asked = params["snapshot"]
+    return ((asked == "latest" or str(record.get("snapshot_id", "")).startswith(asked))
+            and all(record.get(k) == params[k] for k in ("subpath", "include", "exclude")))
+
+
+def swap(module, params, target):
+    """Put the copy `stage` left in place of `target`, what was there moved aside. No restic command runs:
+    a swap only renames on the target's file system. (changed, result)."""
+    result = new_result(params, target, "swap")
+    record = read_staged(target)
+    if record is None:
+        previous = read_marker(marker_path(target))
+        if previous and matches_asked(params, previous) and is_current(target, wanted_of(
+                params, previous["snapshot_id"])):
+            result.update(snapshot_id=previous["snapshot_id"], snapshot_time=previous.get("snapshot_time"))
+            return False, result
+        if module.check_mode:  # the stage before it, in check mode too, staged nothing
+            return True, result
+        raise RestoreError(f"nothing is staged for {target} ({staged_record_path(target)} is missing):"
+                           " run restic_restore with mode=stage first; the target was not touched")
+    scratch = record["scratch"]
+    result.update(snapshot_id=record.get("snapshot_id"), snapshot_time=record.get("snapshot_time"),
+                  staged=scratch)
+    copy_counts(result, record)
+    again = "; nothing was swapped: run mode=stage again, which restores it anew, then mode=swap"
+    if not matches_asked(params, record):
+        raise RestoreError(
+            f"the copy staged in {scratch} is snapshot {record.get('snapshot_id')}"
+            f" subpath={record.get('subpath')!r} include={record.get('include')}"
+            f" exclude={record.get('exclude')}, not snapshot {params['snapshot']}"
+            f" subpath={params['subpath']!r} include={params['include']} exclude={params['exclude']}" + again)
+    if record.get("mount_point") != result["mount_point"]:
+        raise RestoreError(f"{target} {'is' if result['mount_point'] else 'is no longer'} a mount point since"
+                           f" {scratch} was staged" + again)
+    if not os.path.isdir(scratch) or record.get("fingerprint") != fingerprint(scratch):
+        raise RestoreError(f"the copy staged in {scratch} is missing or changed since it was staged" + again)
+    if module.check_mode:
+        return True, result
+
+    stamp = utc_stamp()
+    if result["mount_point"]:
+        result["moved_aside"] = swap_mount(target, scratch, stamp)
+        if record.get("owner"):
+            apply_owner_mode(module, target, *record["owner"])
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        result["moved_aside"] = swap_plain(target, scratch, stamp)
+    write_marker(module, marker_path(target), dict(
+        {k: record.get(k) for k in ("snapshot_id", "subpath", "include", "exclude")},
+        fingerprint=fingerprint(target), restored_at=stamp, snapshot_time=record.get("snapshot_time"),
+        moved_aside=result["moved_aside"]))
+    os.remove(staged_record_path(target))
+    result.update(staged=None, swapped=True)
+    return True, result
+
+
+def discard(module, params, target):
+    """Remove the copy `stage` left for `target` (restored data only; the target is never touched)."""
+    result = new_result(params, target, "discard")
+    record = read_staged(target)
+    if record is None:
+        return False, result
+    result.update(snapshot_id=record.get("snapshot_id"), snapshot_time=record.get("snapshot_time"),
+                  discarded=record["scratch"])
+    if not module.check_mode:
+        drop_staged(target, record)
+    return True, result
+
+
+def restore(module, restic, params):
+    """(changed, restore result); raises ResticError or RestoreError."""
+    target = check_target(params)
+    mode = params["mode"]
+    if mode == "swap":
+        return swap(module, params, target)
+    if mode == "discard":
+        return discard(module, params, target)
+    staged_changed, result = stage(module, restic, params, target)
+    if mode == "stage" or result["staged"] is None:  # restore: nothing to swap (current, or check mode)
+        return staged_changed, result
+    swapped_changed, swapped = swap(module, dict(params, snapshot=result["snapshot_id"]), target)
+    swapped["mode"] = mode
+    return staged_changed or swapped_changed, swapped
 
 
 def main():
@@ -392,6 +631,7 @@ def main():
         include=dict(type="list", elements="str", default=[]),
         exclude=dict(type="list", elements="str", default=[]),
         verify=dict(type="bool", default=True),
+        mode=dict(type="str", default="restore", choices=["restore", "stage", "swap", "discard"]),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **restic_module_kwargs())
     if module.params["snapshot"] != "latest" and (module.params["host"] or module.params["tags"]

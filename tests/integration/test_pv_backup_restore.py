@@ -9,6 +9,7 @@ back at 3 Ready replicas, and no data lost."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -307,6 +308,78 @@ def test_restore_brings_back_exactly_the_backed_up_data(kube_lab, backed_up):
         == []
     )
     print(f"backup {getattr(lab, 'backup_seconds', 0):.0f}s, restore {lab.restore_seconds:.0f}s")
+
+
+WRAPPER = "/srv/kubedr/restic-wrapper"
+
+
+def install_restic_wrapper(lab, node: str, fail_restore: bool) -> None:
+    """restic on `node` behind WRAPPER, which refuses `restore` when fail_restore (every other command is
+    the real one): the restore of the volumes on that node fails after the snapshots were listed."""
+    script = "#!/bin/sh\n"
+    if fail_restore:
+        script += (
+            'for a in "$@"; do if [ "$a" = restore ]; then'
+            ' echo "Fatal: injected restore failure (test)" >&2; exit 1; fi; done\n'
+        )
+    script += f'exec {RESTIC} "$@"\n'
+    encoded = base64.b64encode(script.encode()).decode()
+    lab.ssh(node, f"echo {encoded} | base64 -d > {WRAPPER} && chmod 0755 {WRAPPER}")
+
+
+def test_a_volume_that_fails_to_restore_swaps_none_and_keeps_it_at_zero(kube_lab, backed_up):
+    """All or nothing (issue 12.8): the restore of the volumes on one node fails; no volume is swapped, no
+    staged copy is left, the StatefulSet stays at zero replicas with its replicas in the annotation, and
+    the message names the failed PVCs. A rerun with restic working restores every volume."""
+    lab = kube_lab
+    where = backed_up["where"]
+    failing = where[PODS[1]][0]
+    failed_pvcs = [f"data-{pod}" for pod in PODS if where[pod][0] == failing]
+    for pod in PODS:
+        in_pod(lab, pod, f"echo before the failed restore > /data/before-failed-restore-{pod}")
+
+    def moved_and_staged(node, path):
+        return lab.ssh(
+            node,
+            f"ls -d {path}.moved-* {path}/.kubedr-moved-* {path}.restore-* {path}/.kubedr-restore-*"
+            f" {os.path.dirname(path)}/.{os.path.basename(path)}.kubedr-staged.json 2>/dev/null",
+            check=False,
+        ).stdout.split()
+
+    aside_before = {pod: moved_and_staged(*where[pod]) for pod in PODS}
+    try:
+        for node in {node for node, _path in where.values()}:
+            install_restic_wrapper(lab, node, fail_restore=node == failing)
+        failed = playbook(
+            lab,
+            "restore_pvs.yml",
+            {"pv_restore_confirm": True, "pv_restore_restic_path": WRAPPER},
+            expect_ok=False,
+        )
+        out = " ".join(failed.stdout.split())
+        assert "failed before any volume was swapped" in out, out[-4000:]
+        assert "Nothing was swapped" in out and "The staged copies were removed." in out
+        for pvc in failed_pvcs:
+            assert f"PVC {pvc} ({failing}:" in out
+        assert "injected restore failure" in out
+        sts = statefulset(lab)
+        assert sts["spec"]["replicas"] == 0, "scaled back up on data from two points in time"
+        assert sts["metadata"]["annotations"][ANNOTATION] == "3"
+        for pod in PODS:  # every volume holds what it held: nothing swapped, nothing staged left
+            node, path = where[pod]
+            kept = lab.ssh(node, f"cat {path}/before-failed-restore-{pod}").stdout
+            assert kept == "before the failed restore\n", pod
+            assert moved_and_staged(node, path) == aside_before[pod], pod
+    finally:
+        for node in {node for node, _path in where.values()}:
+            lab.ssh(node, f"rm -f {WRAPPER}", check=False)
+
+    playbook(lab, "restore_pvs.yml", {"pv_restore_confirm": True})
+    assert_scaled_back(lab)
+    payload_intact(lab)
+    for pod in PODS:
+        gone = in_pod(lab, pod, f"test -e /data/before-failed-restore-{pod}", check=False).returncode != 0
+        assert gone, f"{pod}: the retry did not restore its volume"
 
 
 # --- error cases: missing repository, stale and live locks, repository host unreachable -------------

@@ -176,3 +176,227 @@ def test_mount_point_target_keeps_old_contents_inside_it(run_module, local_repo,
     restored = {k: v for k, v in tree_checksums(target).items() if not k.startswith(".kubedr-moved-")}
     assert restored == tree_checksums(src)
     assert not run_module(restic_restore, local_repo.args(subpath=str(src), target=str(target)))["changed"]
+
+
+# --- mode=stage / swap / discard: every volume restored into scratch first, swapped only when all were ---
+
+
+def entries(path):
+    return sorted(p.name for p in path.iterdir())
+
+
+def test_stage_restores_beside_the_target_and_swap_puts_it_in_place(run_module, local_repo, tmp_path):
+    src = make_tree(tmp_path / "src")
+    expected = tree_checksums(src)
+    snapshot_id = backed_up(run_module, local_repo, src)
+    target = tmp_path / "vol" / "data"
+    target.mkdir(parents=True)
+    (target / "old").write_text("old data\n")
+    args = local_repo.args(subpath=str(src), target=str(target), snapshot=snapshot_id[:8])
+
+    checked = run_module(restic_restore, dict(args, mode="stage", _ansible_check_mode=True))
+    assert checked["changed"] and checked["restore"]["staged"] is None
+    assert entries(tmp_path / "vol") == ["data"]
+
+    staged = run_module(restic_restore, dict(args, mode="stage"))
+    assert staged["changed"], staged
+    info = staged["restore"]
+    scratch = info["staged"]
+    assert os.path.dirname(scratch) == str(tmp_path / "vol")
+    assert os.path.basename(scratch).startswith("data.restore-")
+    assert not info["swapped"] and info["moved_aside"] is None and info["snapshot_id"] == snapshot_id
+    assert entries(target) == ["old"], "stage must not touch the target"
+    assert tree_checksums(tmp_path / "vol" / os.path.basename(scratch)) == expected
+    # the staged copy already has the owner and mode the target will get
+    assert oct(os.stat(scratch).st_mode & 0o777) == oct(0o700)
+    assert (tmp_path / "vol" / ".data.kubedr-staged.json").is_file()
+    assert not (tmp_path / "vol" / ".data.kubedr-restore.json").exists()
+
+    # a rerun of the stage (an interrupted run resumed) keeps the staged copy: restic restores nothing
+    again = run_module(restic_restore, dict(args, mode="stage"))
+    assert not again["changed"] and again["restore"]["staged"] == scratch
+    assert not any(" restore " in c for c in again["commands"])
+
+    checked_swap = run_module(restic_restore, dict(args, mode="swap", _ansible_check_mode=True))
+    assert checked_swap["changed"] and entries(target) == ["old"] and os.path.isdir(scratch)
+
+    swapped = run_module(restic_restore, dict(args, mode="swap"))
+    assert swapped["changed"], swapped
+    info = swapped["restore"]
+    assert info["swapped"] and info["staged"] is None and info["snapshot_id"] == snapshot_id
+    assert info["files_restored"] == 6, "the counts of the restore that staged it"
+    assert not swapped["commands"], "a swap runs no restic command"
+    assert tree_checksums(target) == expected
+    moved = info["moved_aside"]
+    assert os.path.basename(moved).startswith("data.moved-")
+    assert (tmp_path / "vol" / os.path.basename(moved) / "old").read_text() == "old data\n"
+    assert not os.path.exists(scratch) and not (tmp_path / "vol" / ".data.kubedr-staged.json").exists()
+    marker = json.loads((tmp_path / "vol" / ".data.kubedr-restore.json").read_text())
+    assert marker["snapshot_id"] == snapshot_id
+
+    # done: swap and stage again change nothing, and plain restore agrees
+    assert not run_module(restic_restore, dict(args, mode="swap"))["changed"]
+    restaged = run_module(restic_restore, dict(args, mode="stage"))
+    assert not restaged["changed"] and restaged["restore"]["staged"] is None
+    assert not run_module(restic_restore, args)["changed"]
+    for result in (checked, staged, again, checked_swap, swapped, restaged):
+        assert PASSWORD not in json.dumps(result)
+
+
+def test_failed_stage_leaves_nothing_and_discard_removes_a_staged_copy(run_module, local_repo, tmp_path):
+    src = make_tree(tmp_path / "src")
+    backed_up(run_module, local_repo, src)
+    target = tmp_path / "keep"
+    target.mkdir()
+    (target / "precious").write_text("x")
+
+    failed = run_module(restic_restore,
+                        local_repo.args(subpath="/no/such/dir", target=str(target), mode="stage"))
+    assert failed["failed"] and "not found" in failed["msg"]
+    assert entries(tmp_path) == sorted(["cache", "keep", "repo", "src"]), "scratch or record left"
+
+    args = local_repo.args(subpath=str(src), target=str(target))
+    scratch = run_module(restic_restore, dict(args, mode="stage"))["restore"]["staged"]
+    assert os.path.isdir(scratch)
+    checked = run_module(restic_restore, dict(args, mode="discard", _ansible_check_mode=True))
+    assert checked["changed"] and os.path.isdir(scratch)
+    discarded = run_module(restic_restore, dict(args, mode="discard"))
+    assert discarded["changed"] and discarded["restore"]["discarded"] == scratch
+    assert not discarded["commands"]
+    assert entries(tmp_path) == sorted(["cache", "keep", "repo", "src"])
+    assert entries(target) == ["precious"]
+    assert not run_module(restic_restore, dict(args, mode="discard"))["changed"]
+
+
+def test_swap_without_a_staged_copy_fails_and_says_what_to_run(run_module, local_repo, tmp_path):
+    src = make_tree(tmp_path / "src")
+    backed_up(run_module, local_repo, src)
+    target = tmp_path / "t"
+    target.mkdir()
+    (target / "old").write_text("old\n")
+    args = local_repo.args(subpath=str(src), target=str(target), mode="swap")
+
+    failed = run_module(restic_restore, args)
+    assert failed["failed"] and "nothing is staged" in failed["msg"] and "mode=stage" in failed["msg"]
+    assert entries(target) == ["old"]
+    # in check mode the stage before it staged nothing: the swap says it would swap
+    assert run_module(restic_restore, dict(args, _ansible_check_mode=True))["changed"]
+    assert entries(target) == ["old"]
+
+
+def test_swap_refuses_a_staged_copy_that_changed_or_is_another_snapshot(run_module, local_repo, tmp_path):
+    src = make_tree(tmp_path / "src")
+    first = backed_up(run_module, local_repo, src)
+    (src / "new-file").write_text("new\n")
+    second = backed_up(run_module, local_repo, src)
+    target = tmp_path / "t"
+    target.mkdir()
+    (target / "old").write_text("old\n")
+    args = local_repo.args(subpath=str(src), target=str(target))
+    scratch = run_module(restic_restore, dict(args, mode="stage", snapshot=first))["restore"]["staged"]
+
+    other = run_module(restic_restore, dict(args, mode="swap", snapshot=second))
+    assert other["failed"] and first[:8] in other["msg"] and second in other["msg"], other["msg"]
+    assert "mode=stage" in other["msg"] and entries(target) == ["old"]
+
+    with open(os.path.join(scratch, "member", "wal", "0000.wal"), "a") as f:
+        f.write("changed while staged\n")
+    changed = run_module(restic_restore, dict(args, mode="swap", snapshot=first))
+    assert changed["failed"] and "changed since it was staged" in changed["msg"], changed["msg"]
+    assert entries(target) == ["old"]
+
+    # staging again replaces the changed copy, then the swap goes through
+    restaged = run_module(restic_restore, dict(args, mode="stage", snapshot=first))
+    assert restaged["changed"] and not os.path.exists(scratch)
+    assert run_module(restic_restore, dict(args, mode="swap", snapshot=first))["changed"]
+    assert not (target / "new-file").exists() and (target / "member" / "wal" / "0000.wal").read_text() == (
+        "wal data\n")
+
+
+def test_a_record_pointing_elsewhere_is_never_removed(run_module, local_repo, tmp_path):
+    src = make_tree(tmp_path / "src")
+    backed_up(run_module, local_repo, src)
+    target = tmp_path / "t"
+    args = local_repo.args(subpath=str(src), target=str(target))
+    run_module(restic_restore, dict(args, mode="stage"))
+    record_path = tmp_path / ".t.kubedr-staged.json"
+    record = json.loads(record_path.read_text())
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    record["scratch"] = str(precious)
+    record_path.write_text(json.dumps(record))
+
+    for mode in ("discard", "swap", "stage"):
+        result = run_module(restic_restore, dict(args, mode=mode))
+        assert result["failed"] and "not a staged copy" in result["msg"], (mode, result)
+        assert precious.is_dir()
+
+
+def test_mount_point_target_is_staged_inside_it(run_module, local_repo, tmp_path, bind_mounted_pv):
+    src = make_tree(tmp_path / "src")
+    backed_up(run_module, local_repo, src)
+    target = bind_mounted_pv
+    (target / "old").write_text("old pv data\n")
+    args = local_repo.args(subpath=str(src), target=str(target))
+
+    staged = run_module(restic_restore, dict(args, mode="stage"))
+    scratch = staged["restore"]["staged"]
+    assert staged["restore"]["mount_point"]
+    assert os.path.dirname(scratch) == str(target)
+    assert os.path.basename(scratch).startswith(".kubedr-restore-")
+    assert (target / "old").read_text() == "old pv data\n"
+
+    swapped = run_module(restic_restore, dict(args, mode="swap"))
+    assert swapped["changed"] and not os.path.exists(scratch)
+    moved = swapped["restore"]["moved_aside"]
+    assert os.path.dirname(moved) == str(target)
+    assert (target / os.path.basename(moved) / "old").read_text() == "old pv data\n"
+    restored = {k: v for k, v in tree_checksums(target).items() if not k.startswith(".kubedr-moved-")}
+    assert restored == tree_checksums(src)
+    assert oct(os.stat(target).st_mode & 0o777) == oct(0o700)
+    assert not run_module(restic_restore, dict(args, mode="stage"))["changed"]
+
+
+def failing_rename_after(monkeypatch, calls_ok):
+    real, count = os.rename, {"n": 0}  # restic_restore.os is this os: patched for both, undone after
+
+    def rename(src, dst):
+        count["n"] += 1
+        if count["n"] == calls_ok + 1:  # that one only: the undo's renames go through
+            raise OSError(28, "No space left on device (injected)")
+        return real(src, dst)
+
+    monkeypatch.setattr(restic_restore.os, "rename", rename)
+    return real
+
+
+@pytest.mark.parametrize("calls_ok", [0, 1, 2, 3])
+def test_a_mount_point_swap_failing_midway_is_undone(monkeypatch, tmp_path, calls_ok):
+    target = tmp_path / "pv"
+    (target / "a-old").mkdir(parents=True)
+    (target / "b-old").write_text("old\n")
+    scratch = target / ".kubedr-restore-X"
+    (scratch / "c-new").mkdir(parents=True)
+    (scratch / "d-new").write_text("new\n")
+    before_target, before_scratch = tree_checksums(target), tree_checksums(scratch)
+    # renames: a-old, b-old into the moved dir, then c-new, d-new up; the one after `calls_ok` fails
+    failing_rename_after(monkeypatch, calls_ok)
+    with pytest.raises(restic_restore.RestoreError, match="undone: .* holds its old contents"):
+        restic_restore.swap_mount(str(target), str(scratch), "X")
+    monkeypatch.undo()
+    assert tree_checksums(target) == before_target and tree_checksums(scratch) == before_scratch
+    assert not list(target.glob(".kubedr-moved-*"))
+
+
+def test_a_plain_swap_failing_is_undone(monkeypatch, tmp_path):
+    target, scratch = tmp_path / "data", tmp_path / "data.restore-X"
+    target.mkdir()
+    (target / "old").write_text("old\n")
+    scratch.mkdir()
+    (scratch / "new").write_text("new\n")
+    failing_rename_after(monkeypatch, 1)  # the target moved aside, then the scratch cannot follow
+    with pytest.raises(restic_restore.RestoreError, match="undone"):
+        restic_restore.swap_plain(str(target), str(scratch), "X")
+    monkeypatch.undo()
+    assert entries(tmp_path) == ["data", "data.restore-X"]
+    assert entries(target) == ["old"] and entries(scratch) == ["new"]
