@@ -164,7 +164,7 @@ def pv_restore_outcome(failed_result, phase, plan, swaps=None, discards=None, st
     snapshots = {v["pvc"]: v["snapshot"]["id"] for v in plan
                  if isinstance(v.get("snapshot"), dict) and v["snapshot"].get("id")}
     sts = statefulset or "the StatefulSet"
-    namespace, _, name = statefulset.partition("/")
+    namespace, _slash, name = statefulset.partition("/")
     kept = f"{replicas} before" if replicas not in (None, "") else "its replicas before"
     held = f"StatefulSet {sts} is left at 0 replicas ({kept}, kept in annotation {annotation or '?'})"
     namespace, name = namespace or "<namespace>", name or "<name>"

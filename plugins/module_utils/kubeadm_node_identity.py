@@ -445,4 +445,3 @@ def node_identity(
             f"the client certificate {client_where} expired at {result['client_certificate']['not_after']}"
         )
     return result
-

@@ -104,6 +104,6 @@ def test_pvs_json_once_every_statefulset_is_restored(rebuild):
     assert run.returncode == 0, run.out[-4000:]
     assert not [c for c in run.calls if "annotate" in c or "scale" in c], "a restored StatefulSet was held"
     restored = json.loads((rebuild.run_dir / "pvs.json").read_text())
-    assert [(r["statefulset"], r["pvc"]) for r in restored["restored"]] == [("done", "data-done-0"),
-                                                                           ("db", "data-db-0")]
+    pairs = [(r["statefulset"], r["pvc"]) for r in restored["restored"]]
+    assert pairs == [("done", "data-done-0"), ("db", "data-db-0")]
     assert restored["absent"] == []
