@@ -26,13 +26,12 @@ break it wherever a secret value happens to occur in it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import signal
-import subprocess
 from urllib.parse import unquote
+
+from ansible_collections.kubedr.kubeadm.plugins.module_utils import bounded_run
 
 MASK = "********"
 
@@ -43,7 +42,7 @@ RC_NO_REPOSITORY = 10
 RC_LOCKED = 11
 RC_WRONG_PASSWORD = 12
 RC_INTERRUPTED = 130
-RC_TIMEOUT = -1  # not restic's: the runner stopped it after `timeout` seconds
+RC_TIMEOUT = bounded_run.RC_TIMEOUT  # not restic's: the runner stopped it after `timeout` seconds
 
 # environment variables that configure restic or the Go runtime and are never secrets: masking their
 # values (often a digit, or a word restic prints) would mask parts of snapshot ids and messages
@@ -55,7 +54,7 @@ PLAIN_ENV = frozenset((
 ))
 # a secret shorter than this could not be masked without masking ordinary output along with it
 MIN_SECRET_LENGTH = 4
-_STOP_GRACE = 10  # seconds restic gets after SIGTERM to release its locks before SIGKILL
+_STOP_GRACE = bounded_run.STOP_GRACE  # seconds restic gets after SIGTERM to release its locks before SIGKILL
 
 # restic (or the ssh it runs for sftp) could not reach the backend at all
 _UNREACHABLE = re.compile(
@@ -265,31 +264,12 @@ class Restic:
     def execute(self, argv):
         """(rc, stdout, stderr) of argv with environ(), stopped after `timeout` seconds (rc RC_TIMEOUT).
 
-        module.run_command has no timeout, hence subprocess. restic runs in its own session so that
-        what it started (ssh for sftp) is stopped with it: SIGTERM first (restic removes its locks),
-        SIGKILL after a grace period.
+        bounded_run runs restic in its own session, so that what it started (ssh for sftp) is stopped
+        with it: SIGTERM first (restic removes its locks), SIGKILL after a grace period.
         """
         env = dict(os.environ)
         env.update(self.environ())
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=env, start_new_session=True)
-        try:
-            out, err = proc.communicate(timeout=self.timeout or None)
-            rc = proc.returncode
-        except subprocess.TimeoutExpired:
-            self._stop(proc, signal.SIGTERM)
-            try:
-                out, err = proc.communicate(timeout=_STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                self._stop(proc, signal.SIGKILL)
-                out, err = proc.communicate()
-            rc = RC_TIMEOUT
-        return (rc, out.decode("utf-8", errors="replace"), err.decode("utf-8", errors="replace"))
-
-    @staticmethod
-    def _stop(proc, sig):
-        with contextlib.suppress(OSError):  # already gone
-            os.killpg(proc.pid, sig)
+        return bounded_run.run(argv, self.timeout, env=env, grace=_STOP_GRACE)
 
     def locks(self):
         """IDs of the lock files in the repository (`restic list locks`, which takes no lock itself)."""

@@ -103,6 +103,16 @@ options:
     description:
       - Path of the C(etcdctl) binary to use when there is no C(etcdutl) (etcd 3.4 and 3.5 only).
     type: path
+  timeout:
+    description:
+      - Seconds each C(etcdutl) (or C(etcdctl)) command may run (C(snapshot restore), C(snapshot status), the
+        C(--help) probe). One still running then is stopped (SIGTERM, then SIGKILL after 10 seconds), its
+        scratch directory removed, and the task fails naming the command and this option; the data directory
+        is left as it was.
+      - The default is meant for an etcd database of up to a few GiB on a local disk; raise it for a larger
+        database or a slow disk. V(0) means no limit.
+    type: int
+    default: 300
 attributes:
   check_mode:
     support: full
@@ -242,7 +252,7 @@ import shutil
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubedr.kubeadm.plugins.module_utils import etcd_lineage
+from ansible_collections.kubedr.kubeadm.plugins.module_utils import bounded_run, etcd_lineage
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.etcd_restore import (
     MARKER,
     RUNNING_HINT,
@@ -260,6 +270,23 @@ from ansible_collections.kubedr.kubeadm.plugins.module_utils.etcd_restore import
     swap_in,
     timestamp,
 )
+
+
+def run_tool(module, argv, commands, what, data_dir=None, scratch=None):
+    """(rc, stdout, stderr) of an etcdutl/etcdctl command, bounded by the timeout option: a command still
+    running then fails the module, naming it (and removes `scratch`, the restore's own fresh directory)."""
+    timeout = module.params["timeout"]
+    rc, out, err = bounded_run.module_run(module, argv, timeout, environ_update={"ETCDCTL_API": "3"})
+    if rc == bounded_run.RC_TIMEOUT:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+        hint = "a stalled disk or network file system under the snapshot"
+        if data_dir:
+            hint = f"{data_dir} was not touched; {hint} or {data_dir}"
+        hint += " hangs it"
+        module.fail_json(msg=bounded_run.timed_out(f"{os.path.basename(argv[0])} {what}", timeout, hint=hint),
+                         cmd=argv, commands=commands, stdout=out, stderr=err)
+    return rc, out, err
 
 
 def _executable(module, option):
@@ -285,7 +312,7 @@ def find_tool(module, commands):
                                  " etcd 3.5 and later) or set etcdutl_path")
     argv = [path, "snapshot", "restore", "--help"]
     commands.append(argv)
-    rc, out, err = module.run_command(argv, environ_update={"ETCDCTL_API": "3"})
+    rc, out, err = run_tool(module, argv, commands, "snapshot restore --help")
     can_restore, can_bump = etcdctl_restore_support(out + err)
     if not can_restore:
         module.fail_json(msg=f"{path} cannot restore snapshots (etcdctl 3.6 moved `snapshot restore` to"
@@ -310,7 +337,7 @@ def snapshot_status_revision(module, tool_path, snapshot, commands):
     """The snapshot's revision as `snapshot status` reads it (etcdutl and etcdctl alike)."""
     argv = [tool_path, "snapshot", "status", snapshot, "-w", "json"]
     commands.append(argv)
-    rc, out, err = module.run_command(argv, environ_update={"ETCDCTL_API": "3"})
+    rc, out, err = run_tool(module, argv, commands, "snapshot status")
     try:
         if rc != 0:
             raise ValueError(err.strip() or out.strip())
@@ -379,7 +406,7 @@ def restore(module):
     if module.check_mode:
         return True, result, commands, actions, previous, marker
 
-    rc, out, err = module.run_command(argv, environ_update={"ETCDCTL_API": "3"})
+    rc, out, err = run_tool(module, argv, commands, "snapshot restore", data_dir, scratch)
     if rc != 0:
         shutil.rmtree(scratch, ignore_errors=True)  # our own fresh directory; the data dir is untouched
         module.fail_json(msg=f"{tool} snapshot restore failed (rc {rc}): {restore_failure(rc, out, err)};"
@@ -410,10 +437,14 @@ def main():
             skip_hash_check=dict(type="bool", default=False),
             etcdutl_path=dict(type="path"),
             etcdctl_path=dict(type="path"),
+            timeout=dict(type="int", default=300),
         ),
         mutually_exclusive=[("etcdutl_path", "etcdctl_path")],
         supports_check_mode=True,
     )
+    problem = bounded_run.check_timeout(module.params["timeout"])
+    if problem:
+        module.fail_json(msg=problem)
     changed, result, commands, actions, before, after = restore(module)
     extra = {}
     if module._diff:

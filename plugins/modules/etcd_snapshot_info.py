@@ -52,6 +52,14 @@ options:
       - The C(etcdutl) (or C(etcdctl) 3.5) binary used by O(trial_restore).
       - When omitted, C(etcdutl) and then C(etcdctl) are looked up on the C(PATH).
     type: path
+  timeout:
+    description:
+      - Seconds each command of O(trial_restore) (C(snapshot restore), C(snapshot status)) may run. One still
+        running then is stopped (SIGTERM, then SIGKILL after 10 seconds), the scratch directory removed, and
+        the task fails naming the command and this option, whatever O(fail_on_invalid) says (a timeout tells
+        nothing about the snapshot). V(0) means no limit.
+    type: int
+    default: 300
 attributes:
   check_mode:
     support: full
@@ -147,6 +155,7 @@ import shutil
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kubedr.kubeadm.plugins.module_utils import bounded_run
 from ansible_collections.kubedr.kubeadm.plugins.module_utils import etcd_snapshot_file as snapfile
 
 
@@ -180,7 +189,17 @@ def trial_restore(module, path, commands):
         outputs = []
         for cmd in steps:
             commands.append(cmd)
-            rc, out, err = module.run_command(cmd, environ_update=environ, cwd=scratch)
+            rc, out, err = bounded_run.module_run(module, cmd, module.params["timeout"],
+                                                  environ_update=environ, cwd=scratch)
+            if rc == bounded_run.RC_TIMEOUT:
+                shutil.rmtree(scratch, ignore_errors=True)
+                module.fail_json(
+                    msg=bounded_run.timed_out(
+                        f"trial restore: {os.path.basename(tool)} {' '.join(cmd[1:3])} of {path}",
+                        module.params["timeout"],
+                        hint="this says nothing about the snapshot; a stalled disk or network file system"
+                             " under it or under scratch_dir hangs it"),
+                    cmd=cmd, commands=commands, stdout=out, stderr=err)
             if rc != 0:
                 text = (err or out).strip().splitlines()
                 return None, [f"trial restore failed: `{' '.join(cmd)}` exited with {rc}:"
@@ -234,9 +253,13 @@ def main():
             trial_restore=dict(type="bool", default=False),
             scratch_dir=dict(type="path"),
             etcdutl_path=dict(type="path"),
+            timeout=dict(type="int", default=300),
         ),
         supports_check_mode=True,
     )
+    problem = bounded_run.check_timeout(module.params["timeout"])
+    if problem:
+        module.fail_json(msg=problem, commands=[])
     path = module.params["path"]
     if not os.path.isfile(path):
         module.fail_json(msg=f"snapshot file {path} does not exist or is not a regular file", commands=[])

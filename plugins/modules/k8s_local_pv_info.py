@@ -61,6 +61,13 @@ options:
         the result drives a backup or restore on the node.
     type: bool
     default: false
+  timeout:
+    description:
+      - Seconds each request to the API server may take (the Kubernetes client's C(_request_timeout)). An API
+        server that accepts connections and does not answer within it fails the module naming this option; the
+        client retries a timed-out read up to three times first. V(0) means no limit.
+    type: int
+    default: 60
 attributes:
   check_mode:
     support: full
@@ -200,6 +207,7 @@ statefulsets:
 """
 
 import os
+import socket
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -234,12 +242,27 @@ def api_client(module):
         )
 
 
+def timed_out(error):
+    """Whether a client error is a timeout (urllib3 wraps a read timeout in MaxRetryError)."""
+    seen = set()
+    while isinstance(error, BaseException) and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, (TimeoutError, socket.timeout)) or "TimeoutError" in type(error).__name__:
+            return True
+        reason = getattr(error, "reason", None)  # an ssl.SSLError's is a string
+        error = reason if isinstance(reason, BaseException) else error.__cause__ or error.__context__
+    return False
+
+
 def read_objects(module, api):
     """PVs, PVCs, pods and StatefulSets as plain dicts shaped as the API returns them."""
     p = module.params
     core, apps = k8s_client.CoreV1Api(api), k8s_client.AppsV1Api(api)
+    bound = {"_request_timeout": p["timeout"]} if p["timeout"] else {}
     pv_kwargs = {"label_selector": p["pv_label_selector"]} if p["pv_label_selector"] else {}
     pvc_kwargs = {"label_selector": p["label_selector"]} if p["label_selector"] else {}
+    pv_kwargs.update(bound)
+    pvc_kwargs.update(bound)
     step = "PersistentVolumes"
     try:
         pvs = core.list_persistent_volume(**pv_kwargs)
@@ -247,20 +270,27 @@ def read_objects(module, api):
         if p["namespace"]:
             pvcs = core.list_namespaced_persistent_volume_claim(p["namespace"], **pvc_kwargs)
             step = "pods"
-            pods = core.list_namespaced_pod(p["namespace"])
+            pods = core.list_namespaced_pod(p["namespace"], **bound)
             step = "StatefulSets"
-            statefulsets = apps.list_namespaced_stateful_set(p["namespace"])
+            statefulsets = apps.list_namespaced_stateful_set(p["namespace"], **bound)
         else:
             pvcs = core.list_persistent_volume_claim_for_all_namespaces(**pvc_kwargs)
             step = "pods"
-            pods = core.list_pod_for_all_namespaces()
+            pods = core.list_pod_for_all_namespaces(**bound)
             step = "StatefulSets"
-            statefulsets = apps.list_stateful_set_for_all_namespaces()
+            statefulsets = apps.list_stateful_set_for_all_namespaces(**bound)
     except ApiException as e:
         module.fail_json(
             msg=f"listing {step} failed: HTTP {e.status} {e.reason}: {(e.body or '')[:500]}", status=e.status
         )
     except Exception as e:  # connection refused, TLS, timeouts: urllib3 errors
+        if timed_out(e):
+            module.fail_json(
+                msg=f"listing {step}: no answer from the API server within timeout={p['timeout']} seconds"
+                f" ({type(e).__name__}: {e}): check that it is up and answering (kubectl get --raw /readyz),"
+                " or raise timeout (seconds, 0 for no limit) if it is only slow",
+                exception=traceback.format_exc(),
+            )
         module.fail_json(
             msg=f"listing {step} failed: cannot reach the API server ({type(e).__name__}: {e})",
             exception=traceback.format_exc(),
@@ -279,12 +309,15 @@ def main():
             storage_class=dict(type="str"),
             statefulset=dict(type="str"),
             require_node=dict(type="bool", default=False),
+            timeout=dict(type="int", default=60),
         ),
         supports_check_mode=True,
     )
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
     p = module.params
+    if p["timeout"] < 0:
+        module.fail_json(msg=f"timeout must be a number of seconds, 0 for no limit; got {p['timeout']}")
     api = api_client(module)
     pvs, pvcs, pods, statefulsets = read_objects(module, api)
     if p["label_selector"]:

@@ -60,6 +60,14 @@ options:
     description: The kubeadm configuration API version to write.
     type: str
     default: kubeadm.k8s.io/v1beta4
+  timeout:
+    description:
+      - Seconds C(kubeadm join) may run. Still running then, it is stopped (SIGTERM, then SIGKILL after 10
+        seconds) and the task fails naming this option; the configuration file is removed all the same.
+      - Ten minutes covers pulling the control-plane images over a slow link and etcd's learner catching up;
+        raise it for more. V(0) means no limit.
+    type: int
+    default: 600
 attributes:
   check_mode:
     support: full
@@ -73,8 +81,8 @@ attributes:
 requirements:
   - kubeadm on the host's PATH
 notes:
-  - A join that fails half way leaves kubeadm's partial state on the host (static pod manifests, maybe
-    an etcd learner); move it aside before a new attempt.
+  - A join that fails (or is stopped at O(timeout)) half way leaves kubeadm's partial state on the host
+    (static pod manifests, maybe an etcd learner); move it aside before a new attempt.
 """
 
 EXAMPLES = r"""
@@ -115,6 +123,7 @@ import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kubedr.kubeadm.plugins.module_utils import bounded_run
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.kubeadm_join import (
     JoinMaterialError,
     join_configuration,
@@ -135,10 +144,14 @@ def main():
             "node_registration": {"type": "dict", "default": {}},
             "ignore_preflight_errors": {"type": "list", "elements": "str", "default": []},
             "api_version": {"type": "str", "default": "kubeadm.k8s.io/v1beta4"},
+            "timeout": {"type": "int", "default": 600},
         },
         supports_check_mode=True,
     )
     params = module.params
+    problem = bounded_run.check_timeout(params["timeout"])
+    if problem:
+        module.fail_json(msg=problem)
     control_plane = bool(params["certificate_key"])
     try:
         config = join_configuration(
@@ -169,9 +182,17 @@ def main():
         argv = [kubeadm, "join", "--config", path]
         if params["ignore_preflight_errors"]:
             argv.append("--ignore-preflight-errors=" + ",".join(params["ignore_preflight_errors"]))
-        rc, out, err = module.run_command(argv)
+        rc, out, err = bounded_run.module_run(module, argv, params["timeout"])
     finally:
         os.unlink(path)
+    if rc == bounded_run.RC_TIMEOUT:
+        module.fail_json(
+            msg=bounded_run.timed_out(
+                f"kubeadm join ({params['endpoint']})", params["timeout"],
+                hint=f"is {params['endpoint']} reachable from this host, and can it pull its images? The"
+                " half-done join left kubeadm's partial state here: move it aside"
+                " (kubedr.kubeadm.kubeadm_reset) before the next attempt"),
+            rc=rc, stdout=out, stderr=err, **result)
     if rc != 0:
         module.fail_json(
             msg=f"kubeadm join failed (rc {rc}): {err.strip() or out.strip()}",

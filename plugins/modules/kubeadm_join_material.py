@@ -48,6 +48,13 @@ options:
         M(kubedr.kubeadm.kubeadm_token_delete) can delete every token of a run by it.
     type: str
     default: kubedr.kubeadm kubeadm_join_material
+  timeout:
+    description:
+      - Seconds each command (C(kubectl get configmap), C(kubeadm init phase upload-certs), C(kubeadm token
+        create)) may run. One still running then is stopped (SIGTERM, then SIGKILL after 10 seconds) and the
+        task fails naming it and this option. V(0) means no limit.
+    type: int
+    default: 120
 attributes:
   check_mode:
     support: full
@@ -103,6 +110,7 @@ import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kubedr.kubeadm.plugins.module_utils import bounded_run
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.kubeadm_join import (
     JoinMaterialError,
     advertise_address,
@@ -116,7 +124,14 @@ MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
 
 
 def run(module, argv, what):
-    rc, out, err = module.run_command(argv)
+    timeout = module.params["timeout"]
+    rc, out, err = bounded_run.module_run(module, argv, timeout)
+    if rc == bounded_run.RC_TIMEOUT:  # stdout not returned: it may hold the token
+        command = " ".join([os.path.basename(argv[0]), *argv[1:]])
+        module.fail_json(msg=bounded_run.timed_out(
+            f"{what} (`{command}`)", timeout,
+            hint="is this host's API server (and its etcd) answering? kubectl get --raw /readyz tells"),
+            rc=rc, stderr=err)
     if rc != 0:
         module.fail_json(msg=f"{what} failed (rc {rc}): {err.strip() or out.strip()}", rc=rc)
     return out
@@ -130,10 +145,14 @@ def main():
             "kubeconfig": {"type": "path", "default": "/etc/kubernetes/admin.conf"},
             "ttl": {"type": "str", "default": "1h"},
             "description": {"type": "str", "default": "kubedr.kubeadm kubeadm_join_material"},
+            "timeout": {"type": "int", "default": 120},
         },
         supports_check_mode=True,
     )
     params = module.params
+    problem = bounded_run.check_timeout(params["timeout"])
+    if problem:
+        module.fail_json(msg=problem)
     kubectl = module.get_bin_path("kubectl", required=True)
     kubeadm = module.get_bin_path("kubeadm", required=True)
     if not os.path.isfile(params["kubeconfig"]):

@@ -48,6 +48,15 @@ options:
     description: Seconds to wait for O(wait_closed).
     type: int
     default: 300
+  command_timeout:
+    description:
+      - Seconds each command (C(systemctl is-active kubelet), C(systemctl stop kubelet), each C(umount)) may
+        run. One still running then is stopped (SIGTERM, then SIGKILL after 10 seconds) and the module fails
+        naming it and this option, with nothing done after it. V(0) means no limit.
+      - An unmount of a network file system whose server is gone can hang in the kernel beyond SIGKILL; the
+        module then gives up on it all the same (a further 10 seconds) and leaves that process behind.
+    type: int
+    default: 120
   stop_kubelet:
     description:
       - Stop the kubelet unit (C(systemctl stop kubelet)) unless C(systemctl is-active kubelet) says it is
@@ -124,6 +133,7 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kubedr.kubeadm.plugins.module_utils import bounded_run
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.mount_points import mounts_beneath
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.move_aside import check_paths, move_all
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.static_pods import port_open
@@ -142,10 +152,21 @@ def address(text):
     return host.strip("[]"), int(port)
 
 
+def run(module, argv, done, hint):
+    """(rc, stdout, stderr) of argv, bounded by command_timeout: still running then, the module fails."""
+    timeout = module.params["command_timeout"]
+    rc, out, err = bounded_run.module_run(module, argv, timeout)
+    if rc == bounded_run.RC_TIMEOUT:
+        command = " ".join([os.path.basename(argv[0]), *argv[1:]])
+        module.fail_json(msg=bounded_run.timed_out(command, timeout, "command_timeout", hint), **done)
+    return rc, out, err
+
+
 def kubelet_runs(module, systemctl, done):
     """Whether the kubelet unit runs (or is about to: a restart between two runs); fails when systemctl
     cannot tell."""
-    rc, out, err = module.run_command([systemctl, "is-active", "kubelet"])
+    rc, out, err = run(module, [systemctl, "is-active", "kubelet"], done,
+                       "is systemd answering (systemctl status)? Nothing was unmounted or moved after it")
     state = (out.strip().splitlines() or [""])[-1].strip()
     if rc == 0:
         return True
@@ -175,7 +196,9 @@ def stop_kubelet(module, done):
         return False
     if module.check_mode:
         return True
-    rc, out, err = module.run_command([systemctl, "stop", "kubelet"])
+    rc, out, err = run(module, [systemctl, "stop", "kubelet"], done,
+                       "the kubelet did not stop (systemctl status kubelet, journalctl -u kubelet); nothing"
+                       f" was unmounted or moved after it; {GO_BACK}")
     if rc != 0:
         module.fail_json(
             msg=f"systemctl stop kubelet failed (rc {rc}): {err.strip() or out.strip()}; nothing was "
@@ -218,7 +241,9 @@ def unmount_beneath(module, bases, done):
             umount = umount or module.get_bin_path("umount")
             if not umount:
                 module.fail_json(msg=f"umount not found on this host: cannot unmount {target}", **done)
-            rc, out, err = module.run_command([umount, target])
+            rc, out, err = run(module, [umount, target], done,
+                               f"is {target} a network file system whose server is gone? The state was not"
+                               f" moved aside; umount -l {target} (lazy) detaches it by hand; {GO_BACK}")
             if rc != 0:
                 module.fail_json(
                     msg=f"could not unmount {target} (umount rc {rc}: {err.strip() or out.strip()}); "
@@ -251,6 +276,7 @@ def main():
                 "default": ["127.0.0.1:2379", "127.0.0.1:6443"],
             },
             "timeout": {"type": "int", "default": 300},
+            "command_timeout": {"type": "int", "default": 120},
             "stop_kubelet": {"type": "bool", "default": True},
             "unmount": {"type": "list", "elements": "path", "default": []},
             "record": {"type": "path"},
@@ -260,6 +286,7 @@ def main():
     params = module.params
     stamp = params["stamp"]
     problem = check_paths([params["manifests_dir"], *params["paths"], *params["unmount"]], stamp)
+    problem = problem or bounded_run.check_timeout(params["command_timeout"], "command_timeout")
     try:
         closed = [address(a) for a in params["wait_closed"]]
     except ValueError as bad:

@@ -34,6 +34,13 @@ options:
     description: The cluster admin's kubeconfig.
     type: path
     default: /etc/kubernetes/admin.conf
+  timeout:
+    description:
+      - Seconds each command (C(kubectl get secrets), C(kubeadm token delete)) may run. One still running then
+        is stopped (SIGTERM, then SIGKILL after 10 seconds) and the task fails naming it and this option.
+        V(0) means no limit.
+    type: int
+    default: 120
 attributes:
   check_mode:
     support: full
@@ -68,6 +75,7 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kubedr.kubeadm.plugins.module_utils import bounded_run
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.kubeadm_join import (
     TOKEN_SECRET_TYPE,
     JoinMaterialError,
@@ -82,10 +90,16 @@ def main():
             "token_ids": {"type": "list", "elements": "str", "default": [], "no_log": False},
             "description": {"type": "str", "default": ""},
             "kubeconfig": {"type": "path", "default": "/etc/kubernetes/admin.conf"},
+            "timeout": {"type": "int", "default": 120},
         },
         supports_check_mode=True,
     )
     params = module.params
+    problem = bounded_run.check_timeout(params["timeout"])
+    if problem:
+        module.fail_json(msg=problem)
+    timeout = params["timeout"]
+    hint = "is the API server up? (the tokens expire by their ttl otherwise)"
     if not params["token_ids"] and not params["description"]:
         module.exit_json(changed=False, deleted=[])
     if not os.path.isfile(params["kubeconfig"]):
@@ -94,7 +108,8 @@ def main():
         )
     kubectl = module.get_bin_path("kubectl", required=True)
     kubeadm = module.get_bin_path("kubeadm", required=True)
-    rc, out, err = module.run_command(
+    rc, out, err = bounded_run.module_run(
+        module,
         [
             kubectl,
             "--kubeconfig",
@@ -107,8 +122,12 @@ def main():
             f"type={TOKEN_SECRET_TYPE}",
             "-o",
             "json",
-        ]
+        ],
+        timeout,
     )
+    if rc == bounded_run.RC_TIMEOUT:  # stderr only: stdout would be the token Secrets
+        what = "kubectl get secrets (listing the bootstrap tokens)"
+        module.fail_json(msg=bounded_run.timed_out(what, timeout, hint=hint), rc=rc, stderr=err)
     if rc != 0:
         # stderr only: stdout would be the token Secrets
         module.fail_json(
@@ -124,9 +143,12 @@ def main():
     except JoinMaterialError as error:
         module.fail_json(msg=str(error))
     if ids and not module.check_mode:
-        rc, out, err = module.run_command(
-            [kubeadm, "token", "delete", "--kubeconfig", params["kubeconfig"], *ids]
+        rc, out, err = bounded_run.module_run(
+            module, [kubeadm, "token", "delete", "--kubeconfig", params["kubeconfig"], *ids], timeout
         )
+        if rc == bounded_run.RC_TIMEOUT:
+            what = f"kubeadm token delete {' '.join(ids)}"
+            module.fail_json(msg=bounded_run.timed_out(what, timeout, hint=hint), rc=rc, stderr=err)
         if rc != 0:
             module.fail_json(
                 msg=f"kubeadm token delete {' '.join(ids)} failed (rc {rc}): {err.strip() or out.strip()}",
