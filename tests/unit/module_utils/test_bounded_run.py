@@ -50,7 +50,7 @@ def test_a_hanging_command_and_its_children_are_stopped_at_the_timeout(tmp_path)
 
 def test_a_command_that_ignores_sigterm_is_killed_after_the_grace_period():
     start = time.monotonic()
-    rc, out, _ = bounded_run.run(["sh", "-c", "trap '' TERM; echo up; sleep 60"], 1, grace=1)
+    rc, out, _err = bounded_run.run(["sh", "-c", "trap '' TERM; echo up; sleep 60"], 1, grace=1)
     elapsed = time.monotonic() - start
     assert rc == bounded_run.RC_TIMEOUT and out == "up\n"
     assert 2 <= elapsed < 6, elapsed
@@ -64,7 +64,7 @@ def test_a_process_out_of_reach_does_not_hang_the_caller(tmp_path):
     script = f"setsid sh -c 'echo $$ > {pidfile}; exec sleep 60' & sleep 60"
     start = time.monotonic()
     try:
-        rc, _, _ = bounded_run.run(["sh", "-c", script], 1, grace=1)
+        rc, _out, _err = bounded_run.run(["sh", "-c", script], 1, grace=1)
         elapsed = time.monotonic() - start
     finally:
         if pidfile.exists():
