@@ -65,6 +65,13 @@ def check_timeout(value, option="timeout"):
     return f"{option} must be a number of seconds, 0 for no limit; got {value}"
 
 
+def require_timeout(module, option="timeout", **fail_extra):
+    """Fail the module (with fail_extra in its result) when its timeout option is not seconds >= 0."""
+    problem = check_timeout(module.params[option], option)
+    if problem:
+        module.fail_json(msg=problem, **fail_extra)
+
+
 def timed_out(what, timeout, option="timeout", hint=""):
     """The message for a command stopped at its timeout: what, the limit, why it may hang, and the option."""
     return (f"{what} did not finish within {option}={timeout} seconds and was stopped (SIGTERM, then SIGKILL)"

@@ -442,9 +442,7 @@ def main():
         mutually_exclusive=[("etcdutl_path", "etcdctl_path")],
         supports_check_mode=True,
     )
-    problem = bounded_run.check_timeout(module.params["timeout"])
-    if problem:
-        module.fail_json(msg=problem)
+    bounded_run.require_timeout(module)
     changed, result, commands, actions, before, after = restore(module)
     extra = {}
     if module._diff:

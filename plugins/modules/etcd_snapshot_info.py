@@ -257,9 +257,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    problem = bounded_run.check_timeout(module.params["timeout"])
-    if problem:
-        module.fail_json(msg=problem, commands=[])
+    bounded_run.require_timeout(module, commands=[])
     path = module.params["path"]
     if not os.path.isfile(path):
         module.fail_json(msg=f"snapshot file {path} does not exist or is not a regular file", commands=[])

@@ -149,9 +149,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    problem = bounded_run.check_timeout(params["timeout"])
-    if problem:
-        module.fail_json(msg=problem)
+    bounded_run.require_timeout(module)
     control_plane = bool(params["certificate_key"])
     try:
         config = join_configuration(

@@ -150,9 +150,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    problem = bounded_run.check_timeout(params["timeout"])
-    if problem:
-        module.fail_json(msg=problem)
+    bounded_run.require_timeout(module)
     kubectl = module.get_bin_path("kubectl", required=True)
     kubeadm = module.get_bin_path("kubeadm", required=True)
     if not os.path.isfile(params["kubeconfig"]):

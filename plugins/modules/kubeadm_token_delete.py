@@ -95,9 +95,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    problem = bounded_run.check_timeout(params["timeout"])
-    if problem:
-        module.fail_json(msg=problem)
+    bounded_run.require_timeout(module)
     timeout = params["timeout"]
     hint = "is the API server up? (the tokens expire by their ttl otherwise)"
     if not params["token_ids"] and not params["description"]:
