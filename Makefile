@@ -31,7 +31,7 @@ lint: venv
 	bash tests/sanity/run.sh
 
 unit: venv binaries
-	pytest tests/unit
+	pytest -n auto tests/unit  # one worker per core (pytest-xdist)
 
 integration: venv deps binaries kube-binaries
 	pytest tests/integration -m "not extended"

@@ -5,7 +5,6 @@ its restic snapshots before its pods start again."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import re
@@ -15,10 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
+from rebuild_checks import assert_no_token, assert_rerun_changes_nothing, controller_tmp, rebuild_tokens_left
 
 from lab import build, kube
 
-pytestmark = pytest.mark.lab
+# The flows run in CI inside test_lifecycle.py; the refusals and reruns here on a lab of their own.
+pytestmark = [pytest.mark.lab, pytest.mark.extended]
 CLUSTER = "kube-shared"  # the shared kubeadm lab (conftest.py), left healthy at the end
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 ETCDCTL = ("etcdctl --cacert /etc/kubernetes/pki/etcd/ca.crt "
@@ -58,32 +59,7 @@ def rebuild(lab, *extra: str, check: bool = True, env: dict | None = None) -> su
                     env=env)
 
 
-# a bootstrap token ("<id>.<secret>"), anywhere in a run's output
-TOKEN = re.compile(r"\b[a-z0-9]{6}\.[a-z0-9]{16}\b")
 SETS = f"/srv/kubedr/etcd-backup/{CLUSTER}"  # control_plane_rebuild_backup_path's default on vault
-
-
-def controller_tmp(tmp_path: Path) -> tuple[Path, dict]:
-    """A TMPDIR of its own for ansible-playbook: where the rebuild's copies of the set go."""
-    tmp = tmp_path / "controller-tmp"
-    tmp.mkdir()
-    return tmp, {"TMPDIR": str(tmp)}
-
-
-def assert_no_token(result: subprocess.CompletedProcess) -> None:
-    for stream in (result.stdout, result.stderr):
-        # kubeadm init --skip-token-print still prints its join line, with "--token <value withheld>"
-        assert set(re.findall(r"--token[ =](\S+)", stream)) <= {"<value"}, "a --token value is in the output"
-        assert not TOKEN.search(stream), "a bootstrap token is in the output"
-
-
-def rebuild_tokens_left(lab) -> list[str]:
-    """Bootstrap tokens a rebuild made (kubedr's description) that still exist: their ids."""
-    listing = json.loads(lab.kubectl("get", "secrets", "-n", "kube-system", "--field-selector",
-                                     "type=bootstrap.kubernetes.io/token", "-o", "json").stdout)["items"]
-    return [s["metadata"]["name"] for s in listing
-            if base64.b64decode(s["data"].get("description", "")).decode()
-            .startswith("kubedr control_plane_rebuild")]
 
 
 def wipe(lab, host: str) -> None:
@@ -142,9 +118,7 @@ def test_replace_a_wiped_first_control_plane_host(kube_lab):
 
 
 def test_replace_member_rerun_changes_nothing(kube_lab):
-    result = rebuild(kube_lab, *REPLACE_CP1, *CONFIRM)
-    recap = [line for line in result.stdout.splitlines() if "changed=" in line]
-    assert recap and all("changed=0" in line for line in recap), "\n".join(recap)
+    assert_rerun_changes_nothing(rebuild(kube_lab, *REPLACE_CP1, *CONFIRM))
 
 
 def tree_checksum(files: dict[str, str]) -> str:

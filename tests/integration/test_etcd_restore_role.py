@@ -25,7 +25,9 @@ import yaml
 
 from lab import kube
 
-pytestmark = pytest.mark.lab
+# The restore flow runs in CI inside test_lifecycle.py (three restores, from restic by revision); the
+# refusals, the killed run and its resume here, on a lab of their own.
+pytestmark = [pytest.mark.lab, pytest.mark.extended]
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SPEC = Path(__file__).with_name("etcd_restore_lab_spec.toml")

@@ -18,12 +18,13 @@ import time
 from pathlib import Path
 
 import pytest
+from rebuild_checks import assert_no_token, assert_rerun_changes_nothing, controller_tmp, rebuild_tokens_left
 
 from lab import kube
 
-# In `make integration-extended`, not in CI: all steps pass (59 min beside another kubeadm lab), more than
-# CI's cold budget leaves; the tests of the same flows one by one run there instead.
-pytestmark = [pytest.mark.lab, pytest.mark.extended]
+# In CI: the restore and rebuild flows run here, as a chain; their refusals and reruns one by one in
+# `make integration-extended` (test_etcd_restore_role.py, test_control_plane_rebuild.py).
+pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 CLUSTER = "kube-shared"  # kube_shared_spec.toml, the kube_lab fixture's
@@ -34,11 +35,11 @@ ETCD_REPOSITORY = f"/srv/restic/kubedr-etcd/{CLUSTER}"  # where the lab inventor
 STATE: dict = {}  # what one step leaves the next: backups taken, by step
 
 
-def playbook(lab, name: str, *extra: str) -> subprocess.CompletedProcess:
+def playbook(lab, name: str, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
     result = subprocess.run(
         [str(BIN / "ansible-playbook"), "-i", str(lab.inventory), f"playbooks/{name}", *extra],
         cwd=REPO,
-        env=lab.env,
+        env={**lab.env, **(env or {})},
         capture_output=True,
         text=True,
         timeout=1800,
@@ -84,8 +85,8 @@ def restore(
     )
 
 
-def rebuild(lab, *extra: str) -> subprocess.CompletedProcess:
-    return playbook(lab, "rebuild_control_plane.yml", "-e", f"cluster={CLUSTER}", *extra)
+def rebuild(lab, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return playbook(lab, "rebuild_control_plane.yml", "-e", f"cluster={CLUSTER}", *extra, env=env)
 
 
 def configmaps(lab) -> set[str]:
@@ -142,12 +143,14 @@ def test_the_same_snapshot_restored_again_then_backup(kube_lab):
     lab.kubectl("create", "configmap", "after-last-backup", "-n", "default")
 
 
-def test_full_rebuild_with_the_first_host_dead_then_backup(kube_lab):
+def test_full_rebuild_with_the_first_host_dead_then_backup(kube_lab, tmp_path):
     lab = kube_lab
     lab.run("wipe", "cp1", "cp2", "cp3", timeout=300)
     lab.run("link", "down", "cp1")
+    tmp, tmp_env = controller_tmp(tmp_path)
     result = rebuild(
         lab,
+        "-vv",
         "-e",
         json.dumps({"control_plane_rebuild_confirm": f"rebuild {CLUSTER}"}),
         "-e",
@@ -158,8 +161,14 @@ def test_full_rebuild_with_the_first_host_dead_then_backup(kube_lab):
                 ]
             }
         ),
+        env=tmp_env,
     )
     assert f"{CLUSTER} full done in" in result.stdout
+    # no join token in the output at -vv (kubeadm init's included), none left in the cluster, and no copy
+    # of the backup set (CA keys, snapshot) left on the controller
+    assert_no_token(result)
+    assert rebuild_tokens_left(lab) == []
+    assert list(tmp.iterdir()) == []
     names = configmaps(lab)
     assert "night1-before" in names and "after-last-backup" not in names
     for pod in PODS:
@@ -187,8 +196,7 @@ def test_etcd_restore_from_a_backup_before_the_rebuild_then_backup(kube_lab):
 def test_replace_member_of_the_host_that_was_dead_then_backup(kube_lab):
     lab = kube_lab
     lab.run("link", "up", "cp1")
-    result = rebuild(
-        lab,
+    replace = (
         "-e",
         "control_plane_rebuild_mode=replace_member",
         "-e",
@@ -196,7 +204,10 @@ def test_replace_member_of_the_host_that_was_dead_then_backup(kube_lab):
         "-e",
         json.dumps({"control_plane_rebuild_confirm": f"replace cp1 in {CLUSTER}"}),
     )
+    result = rebuild(lab, *replace)
     assert "replace_member done in" in result.stdout
+    assert_no_token(result)
+    assert rebuild_tokens_left(lab) == []
     listing = json.loads(
         lab.ssh(
             "cp2",
@@ -209,3 +220,4 @@ def test_replace_member_of_the_host_that_was_dead_then_backup(kube_lab):
     assert sorted(m["name"] for m in listing["members"]) == ["cp1", "cp2", "cp3"]
     workload_heals(lab)
     assert backup(lab, "last") > STATE["after-old-restore"]
+    assert_rerun_changes_nothing(rebuild(lab, *replace))
