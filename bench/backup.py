@@ -23,6 +23,7 @@ On a kubeadm lab of its own (bench/kube_lab_spec.toml), in one run so both sides
     .venv/bin/python bench/backup.py                     # lab up, 3 rounds, lab down
     .venv/bin/python bench/backup.py --fill-mib 1024     # the 1 GiB case
     .venv/bin/python bench/backup.py --keep              # leave the lab up afterwards
+    .venv/bin/python bench/backup.py --role-extra restic_setup_check=false   # without the set-up check
 """
 
 from __future__ import annotations
@@ -65,11 +66,11 @@ def lab(*args: str, timeout: float = 3600) -> None:
     subprocess.run([sys.executable, "-m", "lab", *args], cwd=REPO, check=True, timeout=timeout)
 
 
-def backup_playbook() -> tuple[float, str]:
+def backup_playbook(*extra: str) -> tuple[float, str]:
     started = time.monotonic()
     result = subprocess.run([str(BIN / "ansible-playbook"), "-i", os.environ["KUBEDR_LAB_INVENTORY"],
-                             str(REPO / "playbooks" / "backup.yml"), "-e", "backup_pvs=false"], cwd=REPO,
-                            capture_output=True, text=True, timeout=3600, check=False)
+                             str(REPO / "playbooks" / "backup.yml"), "-e", "backup_pvs=false", *extra],
+                            cwd=REPO, capture_output=True, text=True, timeout=3600, check=False)
     seconds = time.monotonic() - started
     if result.returncode != 0:
         raise RuntimeError(f"backup.yml failed:\n{result.stdout[-6000:]}{result.stderr[-2000:]}")
@@ -149,6 +150,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--fill-mib", type=int, default=0, help="fill etcd with this many MiB first")
     parser.add_argument("--keep", action="store_true", help="leave the bench lab up at the end")
+    parser.add_argument("--role-extra", action="append", default=[], metavar="NAME=VALUE",
+                        help="an extra var for the timed role runs (repeatable): restic_setup_check=false")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("the lab needs root")
@@ -172,7 +175,7 @@ def main() -> int:
             order = ("role", "raw") if index % 2 == 0 else ("raw", "role")
             for side in order:
                 if side == "role":
-                    seconds, output = backup_playbook()
+                    seconds, output = backup_playbook(*(a for x in args.role_extra for a in ("-e", x)))
                     roles.append(seconds)
                     line = next((x.strip() for x in output.splitlines() if "etcd backup " in x), "")
                     log(f"round {index + 1} role: {seconds:.1f}s  {line.strip(chr(34))}")

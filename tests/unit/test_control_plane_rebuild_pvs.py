@@ -10,13 +10,12 @@ rebuild's bookkeeping around it. No cluster, no restic."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from playbook_run import on_localhost
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -71,11 +70,7 @@ def rebuild(tmp_path):
 
     def run():
         log.write_text("")
-        argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-                str(playbook), "-e", json.dumps(extra), "-e", f"ansible_python_interpreter={sys.executable}"]
-        env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-        proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
-                              check=False)
+        proc = on_localhost(playbook, "-e", json.dumps(extra))
         proc.calls = [json.loads(line) for line in log.read_text().splitlines()]
         proc.out = " ".join((proc.stdout + proc.stderr).split())
         return proc

@@ -12,7 +12,6 @@ tests/integration/test_lifecycle.py::test_full_rebuild_with_the_first_host_dead_
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 from etcd_fixtures import ETCD_VERSIONS, EtcdCluster
+from playbook_run import ansible_playbook
 
 REPO = Path(__file__).resolve().parents[2]
 SET = "20261201T070437Z-r653"
@@ -94,24 +94,8 @@ def run(
     ]
     play[0]["vars"].update(facts)
     (tmp_path / "play.yml").write_text(yaml.safe_dump(play, sort_keys=False))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    if tmpdir:
-        env["TMPDIR"] = str(tmpdir)
-    return subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "-i",
-            str(tmp_path / "hosts.yml"),
-            str(tmp_path / "play.yml"),
-            *extra,
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return ansible_playbook("-i", tmp_path / "hosts.yml", tmp_path / "play.yml", *extra,
+                            env={"TMPDIR": str(tmpdir)} if tmpdir else None)
 
 
 def test_a_member_with_a_leader_refuses_then_nothing_answering_goes_on(tmp_path, trio):

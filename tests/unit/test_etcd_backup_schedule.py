@@ -3,12 +3,12 @@ environment (often secrets) goes into a root-only EnvironmentFile, never into th
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
 from pathlib import Path
 
 import yaml
+from playbook_run import on_localhost
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / ".venv/bin"
@@ -41,16 +41,7 @@ def run_role(tmp_path, environment, *args, ok=True):
         }
     ]
     (tmp_path / "play.yml").write_text(yaml.safe_dump(play))
-    run = subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(tmp_path / "play.yml"), *args]
-        + ["-e", f"ansible_python_interpreter={BIN / 'python'}"],
-        cwd=REPO,
-        env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    run = on_localhost(tmp_path / "play.yml", *args)
     # where systemd-analyze is installed (here), the role has verified the units: rc 0 says it accepted them
     assert (run.returncode == 0) == ok, run.stdout + run.stderr
     return run, units / "kubedr-backup.service", env_file

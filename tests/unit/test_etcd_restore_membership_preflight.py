@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 from etcd_fixtures import ETCD_VERSIONS, EtcdCluster, free_ports, kubeadm_manifest, snapshot_save
+from playbook_run import ansible_playbook
 
 REPO = Path(__file__).resolve().parents[2]
 HOSTS = ("cp1", "cp2", "cp3")
@@ -94,31 +95,22 @@ def hosts(tmp_path):
 
 
 def preflight(inventory: Path, snapshot: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "-i",
-            str(inventory),
-            "playbooks/restore_etcd.yml",
-            "--tags",
-            "etcd_restore_preflight",
-            "-e",
-            json.dumps(
-                {
-                    "etcd_restore_confirm": "restore unit",
-                    "etcd_restore_snapshot_src": str(snapshot),
-                    # etcdctl's snapshot has no kubedr metadata: not provably this cluster's
-                    "etcd_restore_allow_foreign": True,
-                }
-            ),
-            *extra,
-        ],
-        cwd=REPO,
-        env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    return ansible_playbook(
+        "-i",
+        inventory,
+        "playbooks/restore_etcd.yml",
+        "--tags",
+        "etcd_restore_preflight",
+        "-e",
+        json.dumps(
+            {
+                "etcd_restore_confirm": "restore unit",
+                "etcd_restore_snapshot_src": str(snapshot),
+                # etcdctl's snapshot has no kubedr metadata: not provably this cluster's
+                "etcd_restore_allow_foreign": True,
+            }
+        ),
+        *extra,
     )
 
 

@@ -4,11 +4,10 @@ selection that matches no host of the groups a playbook acts on, fails (it used 
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
+from playbook_run import ansible_playbook
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / ".venv/bin"
@@ -17,15 +16,7 @@ NO_HOSTS = "no hosts to act on"
 
 
 def playbook(name, *args):
-    return subprocess.run(
-        [str(BIN / "ansible-playbook"), f"playbooks/{name}", *args],
-        cwd=REPO,
-        env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return ansible_playbook(f"playbooks/{name}", *args)
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import restic_fixtures
 import yaml
+from playbook_run import ansible_playbook
 from restic_fixtures import tree_checksums
 
 REPO = Path(__file__).resolve().parents[2]
@@ -147,12 +147,9 @@ def lab(tmp_path, local_repo):
             "node2": dict({"__restic_repository": {"restic_path": str(local_repo.restic)}}, **node2_vars),
         }}}))
         log.write_text("")
-        argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(playbook),
-                *extra] + (["--check"] if check else [])
-        env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-               "ANSIBLE_PIPELINING": "0"}  # the failing-swap interpreter reads the module file it is given
-        proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
-                              check=False)
+        # the failing-swap interpreter reads the module file it is given: no pipelining
+        proc = ansible_playbook("-i", inventory, playbook, *extra, *(["--check"] if check else []),
+                                env={"ANSIBLE_PIPELINING": "0"}, timeout=600)
         proc.calls = [json.loads(line) for line in log.read_text().splitlines()]
         proc.sts = json.loads(state.read_text())
         proc.output = proc.stdout + proc.stderr

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import restic_fixtures
 import yaml
+from playbook_run import on_localhost
 
 REPO = Path(__file__).resolve().parents[2]
 restic_bin = restic_fixtures.restic_bin
@@ -37,12 +36,7 @@ def role(tmp_path, restic_bin):
         "roles": ["kubedr.kubeadm.restic"]}]))
 
     def run(*extra):
-        env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-               "RESTIC_CACHE_DIR": str(tmp_path / "cache")}
-        proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,",
-                               "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}",
-                               str(playbook), *extra], cwd=REPO, env=env, capture_output=True, text=True,
-                              timeout=600, check=False)
+        proc = on_localhost(playbook, *extra, env={"RESTIC_CACHE_DIR": str(tmp_path / "cache")}, timeout=600)
         assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
         assert "role-test-Pw-4b1d9e" not in proc.stdout + proc.stderr
         # a task ran when its block of output reports a host ok or changed (an empty loop prints the header)
