@@ -13,7 +13,7 @@ version_added: "0.1.0"
 description:
   - Checks, read-only, everything the C(kubedr.kubeadm.restic) role sets up on a host, so that the role
     can skip its set-up tasks on a host where nothing is missing (every scheduled backup): the restic
-    binary reports O(version), the password file is a regular file owned by root with mode C(0400)
+    binary reports O(version), the password file is a regular file owned by root:root with mode C(0400)
     holding O(expected_password), the SSH client configuration holds O(ssh_config_block) between its
     markers and the SSH key exists (sftp), and the repository opens with that password file
     (C(restic cat config)); over sftp that also proves the key is authorized on the backup host and
@@ -143,8 +143,8 @@ def password_file_problems(path, expected):
     if not stat.S_ISREG(info.st_mode):
         return [f"the password file {path} is not a regular file"]
     problems = []
-    if info.st_uid != 0:
-        problems.append(f"the password file {path} is owned by uid {info.st_uid}, not root")
+    if (info.st_uid, info.st_gid) != (0, 0):
+        problems.append(f"the password file {path} is owned by {info.st_uid}:{info.st_gid}, not root:root")
     if stat.S_IMODE(info.st_mode) != 0o400:
         problems.append(f"the password file {path} has mode {stat.S_IMODE(info.st_mode):04o}, not 0400")
     with open(path, encoding="utf-8", errors="replace") as fh:

@@ -75,7 +75,7 @@ def test_password_file_mode_owner_and_content(run_module, local_repo, tmp_path):
     result = run_module(restic_setup_info, dict(args, expected_password="rotated-password-2"))
     assert not result["ready"]
     assert result["problems"] == [
-        f"the password file {args['password_file']} is owned by uid 1, not root",
+        f"the password file {args['password_file']} is owned by 1:0, not root:root",
         f"the password file {args['password_file']} has mode 0644, not 0400",
         f"the password file {args['password_file']} holds another password than restic_password",
     ]
