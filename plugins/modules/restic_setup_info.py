@@ -12,7 +12,7 @@ short_description: Tell whether a host's restic set-up is complete, in one call
 version_added: "0.1.0"
 description:
   - Checks, read-only, everything the C(kubedr.kubeadm.restic) role sets up on a host, so that the role
-    can skip its set-up tasks on a host where nothing is missing (every scheduled backup): the restic
+    can skip its set-up tasks on a host where nothing is missing (every scheduled backup). It checks that the restic
     binary reports O(version), the password file is a regular file owned by root:root with mode C(0400)
     holding O(expected_password), the SSH client configuration holds O(ssh_config_block) between its
     markers and the SSH key exists (sftp), and the repository opens with that password file
