@@ -12,10 +12,10 @@ short_description: Tell whether a host's restic set-up is complete, in one call
 version_added: "0.1.0"
 description:
   - Checks, read-only, everything the C(kubedr.kubeadm.restic) role sets up on a host, so that the role
-    can skip its set-up tasks on a host where nothing is missing (every scheduled backup). It checks that the restic
-    binary reports O(version), the password file is a regular file owned by root:root with mode C(0400)
-    holding O(expected_password), the SSH client configuration holds O(ssh_config_block) between its
-    markers and the SSH key exists (sftp), and the repository opens with that password file
+    can skip its set-up tasks on a host where nothing is missing (every scheduled backup). It checks that
+    the restic binary reports O(version), the password file is a regular file owned by root:root with
+    mode C(0400) holding O(expected_password), the SSH client configuration holds O(ssh_config_block)
+    between its markers and the SSH key exists (sftp), and the repository opens with that password file
     (C(restic cat config)); over sftp that also proves the key is authorized on the backup host and
     its host key trusted.
   - Never changes anything; every problem found is listed, so the set-up runs where one is.
@@ -69,7 +69,7 @@ attributes:
     support: full
     description: Reads only.
 notes:
-  - O(password_file) is required and O(password) cannot be given with it: the point is to check the file.
+  - O(password_file) is required and O(password) cannot be given with it, since the point is to check the file.
 """
 
 EXAMPLES = r"""
@@ -92,7 +92,7 @@ ready:
   returned: always
   type: bool
 problems:
-  description: What is missing or wrong, one sentence each; empty when O(ready).
+  description: What is missing or wrong, one sentence each; empty when RV(ready).
   returned: always
   type: list
   elements: str
