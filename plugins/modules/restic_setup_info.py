@@ -69,7 +69,8 @@ attributes:
     support: full
     description: Reads only.
 notes:
-  - O(password_file) is required and O(password) cannot be given with it, since the point is to check the file.
+  - O(password_file) is required and O(password) cannot be given with it, since the point is to check
+    the file.
 """
 
 EXAMPLES = r"""
