@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: venv deps binaries kube-binaries lint unit integration integration-extended molecule test lab lab-etcd lab-down clean
+.PHONY: venv deps binaries kube-binaries lint unit component integration integration-extended molecule test lab lab-etcd lab-down clean
 
 venv: $(VENV)/.installed  ## the project virtualenv, from pyproject.toml
 $(VENV)/.installed: pyproject.toml
@@ -30,8 +30,11 @@ lint: venv
 	ansible-lint
 	bash tests/sanity/run.sh
 
-unit: venv binaries
+unit: venv  ## the fast tier: in-process Python, stubbed commands, nothing built (under 2 min)
 	pytest -n auto tests/unit  # one worker per core (pytest-xdist)
+
+component: venv binaries  ## real etcd, restic, rest-server on 127.0.0.1; roles run by ansible-playbook on localhost
+	pytest -n auto tests/component
 
 integration: venv deps binaries kube-binaries
 	pytest tests/integration -m "not extended"
@@ -49,7 +52,7 @@ molecule: venv deps binaries kube-binaries
 	molecule destroy --all  # the lab down and molecule's state reset: a stale "created" would skip create
 	molecule test --all
 
-test: lint unit integration molecule  ## the whole test suite
+test: lint unit component integration molecule  ## the whole test suite
 
 lab: deps binaries kube-binaries  ## the main job on the built-in lab: a kubeadm HA cluster, backed up
 	$(PY) -m lab up --kube

@@ -223,7 +223,8 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="kubedr-bench-", dir=options.workdir))
     collections = _collection_root(tmp)
-    sys.path[:0] = [str(collections), str(REPO / "tests" / "unit"), str(REPO)]
+    tests = REPO / "tests"
+    sys.path[:0] = [str(collections), str(tests / "component"), str(tests / "unit"), str(REPO)]
     from etcd_fixtures import EtcdCluster
 
     from lab import build

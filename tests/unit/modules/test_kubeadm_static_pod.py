@@ -16,7 +16,7 @@ import pytest
 from ansible_collections.kubedr.kubeadm.plugins.module_utils import static_pods
 from ansible_collections.kubedr.kubeadm.plugins.modules import kubeadm_static_pod
 
-NAME = "kubedr-fake-pod"
+NAME = f"kubedr-fake-pod-{os.getpid()}"  # per pytest-xdist worker: no other test sees its processes
 SERVER = ("import socket, sys, time\n"
           "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
           "s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(8)\n"

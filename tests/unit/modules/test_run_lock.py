@@ -9,7 +9,7 @@ import time
 
 import pytest
 from ansible_collections.kubedr.kubeadm.plugins.modules import run_lock
-from restic_fixtures import warnings_of
+from module_results import warnings_of
 
 
 def holder_alive(pid: int) -> bool:

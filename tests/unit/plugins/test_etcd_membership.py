@@ -11,7 +11,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.kubedr.kubeadm.plugins.filter.etcd_restore_membership import etcd_restore_membership
 from ansible_collections.kubedr.kubeadm.plugins.module_utils import etcd_membership as m
-from etcd_fixtures import kubeadm_manifest
+from etcd_manifests import kubeadm_manifest
 
 SHA = "ab" * 32
 PEER = {f"cp{i}": f"https://10.0.0.1{i}:2380" for i in (1, 2, 3)}

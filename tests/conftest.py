@@ -1,10 +1,10 @@
-"""Unit-test fixtures: the collection importable as ansible_collections.kubedr.kubeadm, real etcd clusters."""
+"""Shared by tests/unit and tests/component: the collection importable as ansible_collections.kubedr.kubeadm,
+their helper modules importable by name, and `run_module`."""
 
 from __future__ import annotations
 
 import atexit
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-UNIT_DIR = Path(__file__).resolve().parent
-REPO = UNIT_DIR.parents[1]
+TESTS_DIR = Path(__file__).resolve().parent
+REPO = TESTS_DIR.parent
 
 
 def _make_collection_importable() -> None:
@@ -39,53 +39,8 @@ def _make_collection_importable() -> None:
 
 
 _make_collection_importable()
-sys.path.insert(0, str(UNIT_DIR))
-
-from etcd_fixtures import ETCD_VERSIONS, EtcdCluster  # noqa: E402
-
-
-def _start(version: str, size: int, root: Path) -> EtcdCluster:
-    try:
-        from lab import build
-
-        build.binary("etcd", version)
-    except FileNotFoundError as e:
-        pytest.skip(str(e))
-    cluster = EtcdCluster(version, root)
-    try:
-        return cluster.start(size)
-    except BaseException:
-        cluster.stop()
-        raise
-
-
-@pytest.fixture(scope="module", params=ETCD_VERSIONS, ids=lambda v: f"etcd-{v}")
-def etcd_version(request) -> str:
-    return request.param
-
-
-@pytest.fixture(scope="module")
-def etcd_single(etcd_version, tmp_path_factory):
-    """One TLS etcd member, shared by a test module (tests must leave membership as they found it)."""
-    cluster = _start(etcd_version, 1, tmp_path_factory.mktemp(f"etcd1-{etcd_version}"))
-    yield cluster
-    cluster.stop()
-
-
-@pytest.fixture(scope="module")
-def etcd_trio(etcd_version, tmp_path_factory):
-    """Three TLS etcd members, shared read-only by a test module."""
-    cluster = _start(etcd_version, 3, tmp_path_factory.mktemp(f"etcd3-{etcd_version}"))
-    yield cluster
-    cluster.stop()
-
-
-@pytest.fixture
-def etcd_trio_disposable(etcd_version, tmp_path):
-    """Three TLS etcd members for one test that may stop some of them."""
-    cluster = _start(etcd_version, 3, tmp_path)
-    yield cluster
-    cluster.stop()
+for helpers in ("unit", "component"):  # etcd_manifests, restic_fixtures, ... imported by name
+    sys.path.insert(0, str(TESTS_DIR / helpers))
 
 
 @pytest.fixture
@@ -113,15 +68,3 @@ def run_module(capsys):
         return result
 
     return run
-
-
-def pytest_report_header(config):
-    return f"kubedr collection under test: {REPO} (etcd {', '.join(ETCD_VERSIONS)}; pid {os.getpid()})"
-
-
-@pytest.fixture
-def etcd_single_disposable(etcd_version, tmp_path):
-    """One TLS etcd member for one test that changes its membership."""
-    cluster = _start(etcd_version, 1, tmp_path)
-    yield cluster
-    cluster.stop()

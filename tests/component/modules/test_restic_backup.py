@@ -14,7 +14,8 @@ from ansible_collections.kubedr.kubeadm.plugins.modules import (
     restic_forget,
     restic_snapshots,
 )
-from restic_fixtures import PASSWORD, make_tree, warnings_of
+from module_results import warnings_of
+from restic_fixtures import PASSWORD, make_tree
 
 # shared fixtures, found by pytest as module globals
 restic_bin = restic_fixtures.restic_bin

@@ -24,7 +24,8 @@ from ansible_collections.kubedr.kubeadm.plugins.modules import (
     restic_snapshots,
     restic_unlock,
 )
-from restic_fixtures import make_tree, tree_checksums, warnings_of
+from module_results import warnings_of
+from restic_fixtures import make_tree, tree_checksums
 
 restic_bin = restic_fixtures.restic_bin
 local_repo = restic_fixtures.local_repo

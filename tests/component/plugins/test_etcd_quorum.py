@@ -15,7 +15,8 @@ from ansible_collections.kubedr.kubeadm.plugins.filter.etcd_quorum_probe_plan im
 from ansible_collections.kubedr.kubeadm.plugins.filter.etcd_quorum_verdict import etcd_quorum_verdict
 from ansible_collections.kubedr.kubeadm.plugins.module_utils import etcd_quorum as q
 from ansible_collections.kubedr.kubeadm.plugins.modules import etcd_cluster_info
-from etcd_fixtures import EtcdCluster, free_ports, kubeadm_manifest
+from etcd_fixtures import EtcdCluster, free_ports
+from etcd_manifests import kubeadm_manifest
 
 from lab import pki
 

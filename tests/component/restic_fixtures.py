@@ -197,13 +197,3 @@ def make_tree(root: Path) -> Path:
     os.chmod(root / "member" / "wal", 0o750)
     os.chmod(root, 0o700)
     return root
-
-
-def warnings_of(result: dict) -> list[str]:
-    """Warning texts of a module result (ansible-core 2.19 returns structured events in-process)."""
-    texts = []
-    for warning in result.get("warnings") or []:
-        if isinstance(warning, dict):
-            warning = (warning.get("event") or {}).get("msg") or json.dumps(warning)
-        texts.append(warning)
-    return texts

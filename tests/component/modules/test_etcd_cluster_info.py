@@ -11,7 +11,8 @@ from ansible_collections.kubedr.kubeadm.plugins.module_utils.etcd_client import 
     format_id,
 )
 from ansible_collections.kubedr.kubeadm.plugins.modules import etcd_cluster_info
-from etcd_fixtures import free_ports, kubeadm_manifest
+from etcd_fixtures import free_ports
+from etcd_manifests import kubeadm_manifest
 
 
 def tls_args(cluster, endpoint=None) -> dict:

@@ -18,7 +18,8 @@ from ansible_collections.kubedr.kubeadm.plugins.module_utils.etcd_common import 
     etcd_argument_spec,
     etcd_client,
 )
-from etcd_fixtures import free_ports, kubeadm_manifest
+from etcd_fixtures import free_ports
+from etcd_manifests import kubeadm_manifest
 
 from lab import pki
 

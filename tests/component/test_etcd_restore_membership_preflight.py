@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from etcd_fixtures import ETCD_VERSIONS, EtcdCluster, free_ports, kubeadm_manifest, snapshot_save
+from etcd_fixtures import ETCD_VERSIONS, EtcdCluster, free_ports, snapshot_save
+from etcd_manifests import kubeadm_manifest
 from playbook_run import ansible_playbook
 
 REPO = Path(__file__).resolve().parents[2]
