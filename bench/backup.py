@@ -31,11 +31,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC = Path(__file__).with_name("kube_lab_spec.toml")
@@ -66,15 +68,32 @@ def lab(*args: str, timeout: float = 3600) -> None:
     subprocess.run([sys.executable, "-m", "lab", *args], cwd=REPO, check=True, timeout=timeout)
 
 
-def backup_playbook(*extra: str) -> tuple[float, str]:
+def backup_playbook(*extra: str, profile: Path | None = None) -> tuple[float, str]:
+    """One timed run; with `profile`, ansible-core's junit callback writes each task's time there."""
+    env = dict(os.environ)
+    if profile:
+        shutil.rmtree(profile, ignore_errors=True)
+        env.update(ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.junit", JUNIT_OUTPUT_DIR=str(profile),
+                   JUNIT_HIDE_TASK_ARGUMENTS="true")
     started = time.monotonic()
     result = subprocess.run([str(BIN / "ansible-playbook"), "-i", os.environ["KUBEDR_LAB_INVENTORY"],
                              str(REPO / "playbooks" / "backup.yml"), "-e", "backup_pvs=false", *extra],
-                            cwd=REPO, capture_output=True, text=True, timeout=3600, check=False)
+                            cwd=REPO, capture_output=True, text=True, timeout=3600, check=False, env=env)
     seconds = time.monotonic() - started
     if result.returncode != 0:
         raise RuntimeError(f"backup.yml failed:\n{result.stdout[-6000:]}{result.stderr[-2000:]}")
     return seconds, result.stdout
+
+
+def slowest_tasks(profile: Path, count: int) -> list[tuple[float, str]]:
+    """The slowest tasks of a profiled run (each task's time on its slowest host), skipped ones left out."""
+    times: dict[str, float] = {}
+    for report in profile.glob("*.xml"):
+        for case in ElementTree.parse(report).getroot().iter("testcase"):
+            if case.find("skipped") is None:
+                name = case.get("name", "").split("] ", 1)[-1]
+                times[name] = max(times.get(name, 0.0), float(case.get("time") or 0))
+    return sorted(((t, n) for n, t in times.items()), reverse=True)[:count]
 
 
 def sh(host, script: str, timeout: float = 1800) -> subprocess.CompletedProcess:
@@ -152,7 +171,9 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="leave the bench lab up at the end")
     parser.add_argument("--role-extra", action="append", default=[], metavar="NAME=VALUE",
                         help="an extra var for the timed role runs (repeatable): restic_setup_check=false")
+    parser.add_argument("--slowest", type=int, default=12, help="print the N slowest tasks of each role run")
     args = parser.parse_args()
+    profile = REPO / ".cache" / "bench-backup-profile"
     if os.geteuid() != 0:
         sys.exit("the lab needs root")
     target = 1.5 if args.fill_mib >= 1024 else 4.0
@@ -175,10 +196,13 @@ def main() -> int:
             order = ("role", "raw") if index % 2 == 0 else ("raw", "role")
             for side in order:
                 if side == "role":
-                    seconds, output = backup_playbook(*(a for x in args.role_extra for a in ("-e", x)))
+                    seconds, output = backup_playbook(*(a for x in args.role_extra for a in ("-e", x)),
+                                                      profile=profile)
                     roles.append(seconds)
-                    line = next((x.strip() for x in output.splitlines() if "etcd backup " in x), "")
+                    line = next((x.strip() for x in output.splitlines() if "etcd revision=" in x), "")
                     log(f"round {index + 1} role: {seconds:.1f}s  {line.strip(chr(34))}")
+                    for task_seconds, name in slowest_tasks(profile, args.slowest):
+                        log(f"    {task_seconds:5.2f}s  {name}")
                 else:
                     steps = raw_backup(source, vault, spec.cluster)
                     raws.append(sum(s for _, s in steps))
