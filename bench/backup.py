@@ -91,7 +91,7 @@ def slowest_tasks(profile: Path, count: int) -> list[tuple[float, str]]:
     for report in profile.glob("*.xml"):
         for case in ElementTree.parse(report).getroot().iter("testcase"):
             if case.find("skipped") is None:
-                name = case.get("name", "").split("] ", 1)[-1]
+                name = case.get("name", "").split("] ", 1)[-1].split(" : ", 1)[-1]  # the task, not play/role
                 times[name] = max(times.get(name, 0.0), float(case.get("time") or 0))
     return sorted(((t, n) for n, t in times.items()), reverse=True)[:count]
 
