@@ -27,29 +27,20 @@ class ConfigSetError(Exception):
     pass
 
 
-def _copy_entry(src, dest):
-    """One file or symlink, keeping mode, times and (as root) owner."""
-    if os.path.islink(src):
-        os.symlink(os.readlink(src), dest)
-    else:
-        shutil.copy2(src, dest)
-    st = os.lstat(src)
-    if os.geteuid() == 0:
-        os.lchown(dest, st.st_uid, st.st_gid)
-
-
 def copy_tree(src, dest):
-    """src copied to dest (which must not exist), as `cp -a` would."""
+    """src copied to dest (which must not exist), as `cp -a` would: modes, times, links and, as root,
+    owners of every directory, file and link."""
     if not os.path.isdir(src):
         raise ConfigSetError(f"{src} is not a directory")
-    shutil.copytree(src, dest, symlinks=True, copy_function=_copy_entry)
-    for root, dirs, _files in os.walk(src):
-        for name in [""] + dirs:
-            path = os.path.join(root, name) if name else root
-            target = os.path.join(dest, os.path.relpath(path, src))
-            st = os.lstat(path)
-            if os.geteuid() == 0:
-                os.lchown(target, st.st_uid, st.st_gid)
+    shutil.copytree(src, dest, symlinks=True)
+    if os.geteuid() != 0:
+        return
+    st = os.lstat(src)
+    os.lchown(dest, st.st_uid, st.st_gid)
+    for root, dirs, files in os.walk(src):
+        for name in dirs + files:  # every entry once, links to directories among dirs
+            st = os.lstat(os.path.join(root, name))
+            os.lchown(os.path.join(dest, os.path.relpath(root, src), name), st.st_uid, st.st_gid)
 
 
 def _describe(root):

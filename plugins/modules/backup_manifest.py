@@ -89,9 +89,7 @@ def main():
     try:
         with open(path, encoding="utf-8") as f:
             same = f.read() == text and stat.S_IMODE(os.stat(path).st_mode) == mode
-    except FileNotFoundError:
-        same = False
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError):  # missing or unreadable: written anew
         same = False
     if same or module.check_mode:
         module.exit_json(changed=not same, path=path)

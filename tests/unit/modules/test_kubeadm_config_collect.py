@@ -85,6 +85,19 @@ def test_stages_the_set_from_the_configmaps_then_an_unchanged_rerun_changes_noth
     assert sorted(os.listdir(host / "stage")) == ["config"]
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="keeping owners needs root")
+def test_owners_of_files_directories_and_links_are_kept(host, run_module):
+    (host / "pki" / "ca.crt.link").symlink_to("ca.crt")
+    for name in ("ca.key", "etcd", "ca.crt.link"):
+        os.lchown(host / "pki" / name, 1234, 2345)
+    run_module(kubeadm_config_collect, args(host))
+    pki = host / "stage" / "config" / "pki"
+    for name in ("ca.key", "etcd", "ca.crt.link"):
+        st = os.lstat(pki / name)
+        assert (st.st_uid, st.st_gid) == (1234, 2345), name
+    assert os.readlink(pki / "ca.crt.link") == "ca.crt"
+
+
 def test_a_changed_key_swaps_a_new_copy_in(host, run_module):
     run_module(kubeadm_config_collect, args(host))
     (host / "pki" / "ca.key").chmod(0o640)  # a mode alone is a change too
