@@ -10,7 +10,10 @@ returns is stopped). Results are (ok, text) so that a caller decides whether a f
 from __future__ import annotations
 
 import json
+import os
+import time
 
+from ansible_collections.kubedr.kubeadm.plugins.module_utils import bounded_run
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.bounded_run import RC_TIMEOUT, run
 
 # What the process limit adds to kubectl's own request timeout (start-up, discovery).
@@ -19,14 +22,71 @@ PROCESS_SLACK = 15
 MAX_ERROR = 300
 
 
+def kubectl_argument_spec():
+    """The kubectl options of a module (twin of doc fragment kubedr.kubeadm.kubectl)."""
+    return {
+        "kubeconfig": {"type": "path", "default": "/etc/kubernetes/admin.conf"},
+        "kubectl_path": {"type": "str", "default": "kubectl"},
+        "timeout": {"type": "int", "default": 60},
+        "context": {"type": "str"},
+    }
+
+
+def kubectl_from_params(module):
+    """The Kubectl of a module's kubectl options (a bare name looked up in PATH; the task fails without)."""
+    params = module.params
+    bounded_run.require_timeout(module)
+    path = params["kubectl_path"]
+    return Kubectl(path if os.sep in path else module.get_bin_path(path, required=True),
+                   params["kubeconfig"], params["timeout"], params["context"])
+
+
+def wait_for(check, timeout, interval=2.0, clock=time.monotonic, sleep=time.sleep):
+    """Call check() -> (done, detail) until done or `timeout` seconds have passed; (done, last detail).
+
+    The one wait loop of the collection's Kubernetes modules: the checks are the predicates below (or any
+    callable), so what "ready" means is data that unit tests read without a cluster.
+    """
+    deadline = clock() + timeout
+    while True:
+        done, detail = check()
+        if done or clock() >= deadline:
+            return done, detail
+        sleep(max(0.0, min(interval, deadline - clock())))
+
+
+def statefulset_ready(sts, replicas):
+    """(ready, detail): the controller has seen the StatefulSet's spec and `replicas` pods are Ready."""
+    generation = (sts.get("metadata") or {}).get("generation", 0)
+    status = sts.get("status") or {}
+    if status.get("observedGeneration", 0) < generation:
+        return False, "its controller has not seen the new spec yet"
+    ready = status.get("readyReplicas") or 0
+    return ready >= replicas, f"{ready} of {replicas} replicas Ready"
+
+
+def node_ready(node):
+    """(ready, detail) of a Node from its Ready condition."""
+    name = (node.get("metadata") or {}).get("name", "?")
+    for condition in (node.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Ready":
+            ready = condition.get("status") == "True"
+            return ready, f"{name} Ready={condition.get('status')} ({condition.get('reason', '')})"
+    return False, f"{name} reports no Ready condition"
+
+
 class Kubectl:
-    def __init__(self, path, kubeconfig, timeout=60):
+    def __init__(self, path, kubeconfig, timeout=60, context=None):
         self.path = path
         self.kubeconfig = kubeconfig
         self.timeout = timeout
+        self.context = context
 
     def argv(self, *args):
-        return [self.path, "--kubeconfig", self.kubeconfig, f"--request-timeout={self.timeout}s", *args]
+        """kubectl's command line; an empty kubeconfig or context leaves kubectl's own default."""
+        return [self.path, *(["--kubeconfig", self.kubeconfig] if self.kubeconfig else []),
+                *(["--context", self.context] if self.context else []),
+                f"--request-timeout={self.timeout}s", *args]
 
     def run(self, *args):
         """(ok, stdout or the reason it failed) of `kubectl <args>`."""
@@ -53,6 +113,16 @@ class Kubectl:
         if not value.strip():
             return None, f"ConfigMap {namespace}/{name} has no {key}"
         return value, None
+
+    def get(self, *args):
+        """(object, None) of `kubectl get <args> -o json`, (None, None) when not found, or (None, why)."""
+        ok, out = self.run("get", *args, "-o", "json")
+        if not ok:
+            return None, (None if "(NotFound)" in out else out)
+        try:
+            return json.loads(out), None
+        except ValueError:
+            return None, f"kubectl get {' '.join(args)} printed no JSON"
 
     def items(self, *args):
         """(items, None) of `kubectl get <args> -o json`, or (None, why)."""

@@ -44,20 +44,8 @@ options:
     description: This node's kubelet configuration, read when the ConfigMap cannot be.
     type: path
     default: /var/lib/kubelet/config.yaml
-  kubeconfig:
-    description: The cluster admin's kubeconfig.
-    type: path
-    default: /etc/kubernetes/admin.conf
-  kubectl_path:
-    description: kubectl, a path or a name looked up on the host's PATH.
-    type: str
-    default: kubectl
-  timeout:
-    description:
-      - Seconds each kubectl request may take (C(--request-timeout)); the process is stopped a little after.
-        V(0) means no limit.
-    type: int
-    default: 60
+extends_documentation_fragment:
+  - kubedr.kubeadm.kubectl
 attributes:
   check_mode:
     support: full
@@ -116,9 +104,11 @@ import os
 import shutil
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubedr.kubeadm.plugins.module_utils import bounded_run
 from ansible_collections.kubedr.kubeadm.plugins.module_utils import kubeadm_config_set as config_set
-from ansible_collections.kubedr.kubeadm.plugins.module_utils._kubectl import Kubectl
+from ansible_collections.kubedr.kubeadm.plugins.module_utils._kubectl import (
+    kubectl_argument_spec,
+    kubectl_from_params,
+)
 
 
 def _read(path):
@@ -167,14 +157,12 @@ def main():
             "manifests_dir": {"type": "path", "default": "/etc/kubernetes/manifests"},
             "kubeadm_config_file": {"type": "path", "default": "/etc/kubernetes/kubeadm-config.yaml"},
             "kubelet_config_file": {"type": "path", "default": "/var/lib/kubelet/config.yaml"},
-            "kubeconfig": {"type": "path", "default": "/etc/kubernetes/admin.conf"},
-            "kubectl_path": {"type": "str", "default": "kubectl"},
-            "timeout": {"type": "int", "default": 60},
+            **kubectl_argument_spec(),
         },
         supports_check_mode=True,
     )
     params = module.params
-    bounded_run.require_timeout(module)
+    kubectl = kubectl_from_params(module)
     stage = params["stage_dir"]
     if not os.path.isdir(stage):
         module.fail_json(msg=f"the staging directory {stage} does not exist: create it first (0700, root)")
@@ -182,9 +170,6 @@ def main():
         if not os.path.isdir(params[option]):
             module.fail_json(msg=f"{option} {params[option]} is not a directory: is this a kubeadm"
                                  f" control-plane host? Set {option} to where its files are")
-    path = params["kubectl_path"]
-    kubectl = Kubectl(path if os.sep in path else module.get_bin_path(path, required=True),
-                      params["kubeconfig"], params["timeout"])
     current = os.path.join(stage, "config")
     new = os.path.join(stage, "config.new")
     os.umask(0o077)

@@ -24,10 +24,14 @@ import json, sys
 args = sys.argv[1:]
 with open("LOG", "a") as log:
     log.write(json.dumps(args) + "\n")
+items = [{"metadata": {"namespace": ns, "name": name, "annotations": {}}, "spec": {"replicas": 2},
+          "status": {"replicas": 2}} for ns, name in (("prod", "done"), ("prod", "db"))]
 if "get" in args and "statefulsets" in args:
-    print(json.dumps({"items": [
-        {"metadata": {"namespace": ns, "name": name, "annotations": {}}, "spec": {"replicas": 2},
-         "status": {"replicas": 2}} for ns, name in (("prod", "done"), ("prod", "db"))]}))
+    print(json.dumps({"items": items}))
+elif "get" in args and "statefulset" in args:
+    print(json.dumps([s for s in items if s["metadata"]["name"] == args[args.index("statefulset") + 1]][0]))
+elif "get" in args and "pods" in args:
+    print(json.dumps({"items": []}))
 elif "delete" in args:
     print('pod "x" deleted')
 '''
@@ -62,7 +66,7 @@ def rebuild(tmp_path):
     extra = {
         "kubedr_cluster": "lab",
         "kubedr_kubeconfig": "",  # pv_restore refuses at its preflight: the StatefulSet's restore fails
-        "_control_plane_rebuild_kubectl": str(kubectl),
+        "_control_plane_rebuild_kubectl_path": str(kubectl),
         "_control_plane_rebuild_state_dir": str(tmp_path / "state"),
         "_control_plane_rebuild_run": "full-test",
         "_control_plane_rebuild_pv_plan": PLAN,
