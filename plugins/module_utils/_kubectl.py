@@ -75,6 +75,39 @@ def node_ready(node):
     return False, f"{name} reports no Ready condition"
 
 
+def nodes_ready(nodes, names=()):
+    """(ready, detail): each Node named (every Node when none is) is Ready; no Node at all is not ready."""
+    by_name = {(n.get("metadata") or {}).get("name"): n for n in nodes}
+    wanted = list(names) or sorted(by_name)
+    if not wanted:
+        return False, "the cluster has no Node yet"
+    missing = [name for name in wanted if name not in by_name]
+    not_ready = [detail for ready, detail in (node_ready(by_name[n]) for n in wanted if n in by_name)
+                 if not ready]
+    if missing or not_ready:
+        return False, "; ".join([f"no Node {name}" for name in missing] + not_ready)
+    return True, f"{len(wanted)} of {len(wanted)} Nodes Ready"
+
+
+# The static pods kubeadm runs on each control-plane Node, named <component>-<node>.
+CONTROL_PLANE_COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
+
+
+def pod_ready(pod):
+    status = pod.get("status") or {}
+    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    return status.get("phase") == "Running" and conditions.get("Ready") == "True"
+
+
+def control_plane_pods_ready(pods, node_names):
+    """(ready, detail): every control-plane static pod of each Node named is Running and Ready."""
+    ready = {(p.get("metadata") or {}).get("name") for p in pods if pod_ready(p)}
+    waiting = [f"{c}-{n}" for n in node_names for c in CONTROL_PLANE_COMPONENTS if f"{c}-{n}" not in ready]
+    if waiting:
+        return False, f"not Running and Ready yet: {', '.join(waiting)}"
+    return True, f"{len(CONTROL_PLANE_COMPONENTS) * len(node_names)} control-plane pods Ready"
+
+
 class Kubectl:
     def __init__(self, path, kubeconfig, timeout=60, context=None):
         self.path = path

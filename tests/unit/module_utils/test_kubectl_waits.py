@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from ansible_collections.kubedr.kubeadm.plugins.module_utils._kubectl import (
+    CONTROL_PLANE_COMPONENTS,
+    control_plane_pods_ready,
     node_ready,
+    nodes_ready,
     statefulset_ready,
     wait_for,
 )
@@ -49,3 +52,31 @@ def test_wait_for_polls_until_done_and_stops_at_the_timeout_with_the_last_detail
     clock = Clock()
     assert wait_for(lambda: (False, "never"), 5, 2, clock, clock.sleep) == (False, "never")
     assert clock.sleeps == [2, 2, 1] and clock.now == 5  # the last sleep ends at the deadline
+
+
+def node(name, status="True"):
+    return {"metadata": {"name": name}, "status": {"conditions": [{"type": "Ready", "status": status}]}}
+
+
+def test_nodes_ready_wants_every_node_or_each_named_one():
+    assert nodes_ready([]) == (False, "the cluster has no Node yet")
+    assert nodes_ready([node("cp1"), node("w1")]) == (True, "2 of 2 Nodes Ready")
+    assert nodes_ready([node("cp1"), node("w1", "Unknown")]) == (False, "w1 Ready=Unknown ()")
+    assert nodes_ready([node("cp1"), node("w1", "False")], ["cp1"]) == (True, "1 of 1 Nodes Ready")
+    assert nodes_ready([node("cp1")], ["cp1", "w2"]) == (False, "no Node w2")
+
+
+def pod(name, phase="Running", ready="True"):
+    return {"metadata": {"name": name},
+            "status": {"phase": phase, "conditions": [{"type": "Ready", "status": ready}]}}
+
+
+def test_control_plane_pods_ready_names_each_pod_not_running_and_ready():
+    pods = [pod(f"{c}-cp1") for c in CONTROL_PLANE_COMPONENTS]
+    assert control_plane_pods_ready(pods, ["cp1"]) == (True, "4 control-plane pods Ready")
+    pods[2] = pod("kube-controller-manager-cp1", ready="False")
+    pods.append(pod("etcd-cp2", phase="Pending"))
+    ready, detail = control_plane_pods_ready(pods, ["cp1", "cp2"])
+    assert not ready
+    assert detail.startswith("not Running and Ready yet: kube-controller-manager-cp1, etcd-cp2,")
+    assert "kube-scheduler-cp2" in detail
