@@ -16,6 +16,7 @@ description:
     M(kubedr.kubeadm.kubeadm_join_material) and the rebuild's C(kubeadm init) mark theirs.
   - Tokens already gone (expired, deleted) are not an error. With neither option given nothing is deleted.
   - Only the tokens' public ids are read back and returned; their secrets never leave kubectl's output.
+  - C(kubeadm token delete) is bounded by O(timeout) like each kubectl request.
 author:
   - kubedr contributors (@kubedr)
 options:
@@ -30,17 +31,8 @@ options:
     description: Also delete every token with this description.
     type: str
     default: ""
-  kubeconfig:
-    description: The cluster admin's kubeconfig.
-    type: path
-    default: /etc/kubernetes/admin.conf
-  timeout:
-    description:
-      - Seconds each command (C(kubectl get secrets), C(kubeadm token delete)) may run. One still running then
-        is stopped (SIGTERM, then SIGKILL after 10 seconds) and the task fails naming it and this option.
-        V(0) means no limit.
-    type: int
-    default: 120
+extends_documentation_fragment:
+  - kubedr.kubeadm.kubectl
 attributes:
   check_mode:
     support: full
@@ -52,7 +44,7 @@ attributes:
     support: full
     description: A second run finds nothing to delete.
 requirements:
-  - kubeadm and kubectl on the host's PATH
+  - kubeadm on the host's PATH, and kubectl
 """
 
 EXAMPLES = r"""
@@ -71,11 +63,14 @@ deleted:
   sample: [abcdef]
 """
 
-import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kubedr.kubeadm.plugins.module_utils import bounded_run
+from ansible_collections.kubedr.kubeadm.plugins.module_utils._kubectl import (
+    kubectl_argument_spec,
+    kubectl_from_params,
+)
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.kubeadm_join import (
     TOKEN_SECRET_TYPE,
     JoinMaterialError,
@@ -89,58 +84,31 @@ def main():
             # token ids are public; the secret half of a token is never passed
             "token_ids": {"type": "list", "elements": "str", "default": [], "no_log": False},
             "description": {"type": "str", "default": ""},
-            "kubeconfig": {"type": "path", "default": "/etc/kubernetes/admin.conf"},
-            "timeout": {"type": "int", "default": 120},
+            **kubectl_argument_spec(),
         },
         supports_check_mode=True,
     )
     params = module.params
-    bounded_run.require_timeout(module)
-    timeout = params["timeout"]
-    hint = "is the API server up? (the tokens expire by their ttl otherwise)"
     if not params["token_ids"] and not params["description"]:
         module.exit_json(changed=False, deleted=[])
     if not os.path.isfile(params["kubeconfig"]):
         module.fail_json(
             msg=f"no kubeconfig at {params['kubeconfig']}: run this on a control-plane host of the cluster"
         )
-    kubectl = module.get_bin_path("kubectl", required=True)
+    kubectl = kubectl_from_params(module)
     kubeadm = module.get_bin_path("kubeadm", required=True)
-    rc, out, err = bounded_run.module_run(
-        module,
-        [
-            kubectl,
-            "--kubeconfig",
-            params["kubeconfig"],
-            "-n",
-            "kube-system",
-            "get",
-            "secrets",
-            "--field-selector",
-            f"type={TOKEN_SECRET_TYPE}",
-            "-o",
-            "json",
-        ],
-        timeout,
-    )
-    if rc == bounded_run.RC_TIMEOUT:  # stderr only: stdout would be the token Secrets
-        what = "kubectl get secrets (listing the bootstrap tokens)"
-        module.fail_json(msg=bounded_run.timed_out(what, timeout, hint=hint), rc=rc, stderr=err)
-    if rc != 0:
-        # stderr only: stdout would be the token Secrets
-        module.fail_json(
-            msg=f"listing the bootstrap tokens failed (rc {rc}): {err.strip()}; "
-            "is the API server up? (the tokens expire by their ttl otherwise)",
-            rc=rc,
-        )
+    hint = "is the API server up? (the tokens expire by their ttl otherwise)"
+    # a failure quotes kubectl's stderr only: its stdout would be the token Secrets
+    listing, why = kubectl.items("secrets", "-n", "kube-system",
+                                 "--field-selector", f"type={TOKEN_SECRET_TYPE}")
+    if listing is None:
+        module.fail_json(msg=f"listing the bootstrap tokens failed: {why}; {hint}")
     try:
-        listing = json.loads(out).get("items") or []
         ids = tokens_to_delete(listing, params["description"], params["token_ids"])
-    except (ValueError, AttributeError):
-        module.fail_json(msg="kubectl get secrets printed no JSON listing")
     except JoinMaterialError as error:
         module.fail_json(msg=str(error))
     if ids and not module.check_mode:
+        timeout = params["timeout"]
         rc, out, err = bounded_run.module_run(
             module, [kubeadm, "token", "delete", "--kubeconfig", params["kubeconfig"], *ids], timeout
         )
