@@ -34,10 +34,6 @@ options:
       - This host's API server address. Default - the C(--advertise-address) of its kube-apiserver
         static pod manifest.
     type: str
-  kubeconfig:
-    description: The cluster admin's kubeconfig.
-    type: path
-    default: /etc/kubernetes/admin.conf
   ttl:
     description: How long the bootstrap token lives (kubeadm duration). Give it as short as the join needs.
     type: str
@@ -48,13 +44,8 @@ options:
         M(kubedr.kubeadm.kubeadm_token_delete) can delete every token of a run by it.
     type: str
     default: kubedr.kubeadm kubeadm_join_material
-  timeout:
-    description:
-      - Seconds each command (C(kubectl get configmap), C(kubeadm init phase upload-certs), C(kubeadm token
-        create)) may run. One still running then is stopped (SIGTERM, then SIGKILL after 10 seconds) and the
-        task fails naming it and this option. V(0) means no limit.
-    type: int
-    default: 120
+extends_documentation_fragment:
+  - kubedr.kubeadm.kubectl
 attributes:
   check_mode:
     support: full
@@ -65,8 +56,10 @@ attributes:
   idempotent:
     support: none
     description: Every run makes a new token (and certificate key), as a join needs fresh ones.
+notes:
+  - The kubeadm commands are bounded by O(timeout) like each kubectl request.
 requirements:
-  - kubeadm and kubectl on the host's PATH
+  - kubeadm on the host's PATH, and kubectl
 """
 
 EXAMPLES = r"""
@@ -111,6 +104,10 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kubedr.kubeadm.plugins.module_utils import bounded_run
+from ansible_collections.kubedr.kubeadm.plugins.module_utils._kubectl import (
+    kubectl_argument_spec,
+    kubectl_from_params,
+)
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.kubeadm_join import (
     JoinMaterialError,
     advertise_address,
@@ -142,16 +139,14 @@ def main():
         argument_spec={
             "control_plane": {"type": "bool", "default": False},
             "advertise_address": {"type": "str"},
-            "kubeconfig": {"type": "path", "default": "/etc/kubernetes/admin.conf"},
             "ttl": {"type": "str", "default": "1h"},
             "description": {"type": "str", "default": "kubedr.kubeadm kubeadm_join_material"},
-            "timeout": {"type": "int", "default": 120},
+            **kubectl_argument_spec(),
         },
         supports_check_mode=True,
     )
     params = module.params
-    bounded_run.require_timeout(module)
-    kubectl = module.get_bin_path("kubectl", required=True)
+    kubectl = kubectl_from_params(module)
     kubeadm = module.get_bin_path("kubeadm", required=True)
     if not os.path.isfile(params["kubeconfig"]):
         module.fail_json(msg=f"no kubeconfig at {params['kubeconfig']}: "
@@ -170,10 +165,11 @@ def main():
         module.exit_json(changed=True, endpoint="", token="", token_id="", ca_cert_hash="",
                          certificate_key="")
 
-    cluster_configuration = run(module, [kubectl, "--kubeconfig", params["kubeconfig"], "-n", "kube-system",
-                                         "get", "configmap", "kubeadm-config",
-                                         "-o", "jsonpath={.data.ClusterConfiguration}"],
-                                "reading the kubeadm-config ConfigMap")
+    cluster_configuration, why = kubectl.configmap_key("kube-system", "kubeadm-config",
+                                                       "ClusterConfiguration")
+    if cluster_configuration is None:
+        module.fail_json(msg=f"reading the kubeadm-config ConfigMap failed: {why}; is this host's API server"
+                             " (and its etcd) answering? kubectl get --raw /readyz tells")
     key = certificate_key() if params["control_plane"] else ""
     fd, path = tempfile.mkstemp(prefix="kubedr-join-", suffix=".yaml")  # 0600
     try:
