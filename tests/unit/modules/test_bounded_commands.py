@@ -7,7 +7,9 @@ server that accepts connections and never answers."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import os
 import socket
 import tempfile
@@ -162,8 +164,9 @@ def test_kubeadm_join_is_stopped_and_its_configuration_removed(run_module, tmp_p
 
 
 def test_kubeadm_join_material_stops_a_hanging_kubeadm(run_module, tmp_path, bin_dir, monkeypatch):
-    (tmp_path / "cluster-configuration.yaml").write_text(CLUSTER_CONFIGURATION)
-    fake_tool(bin_dir, "kubectl", "never", body=f"cat {tmp_path / 'cluster-configuration.yaml'}")
+    configmap = tmp_path / "kubeadm-config.json"
+    configmap.write_text(json.dumps({"data": {"ClusterConfiguration": CLUSTER_CONFIGURATION}}))
+    fake_tool(bin_dir, "kubectl", "never", body=f"cat {configmap}")
     fake_tool(bin_dir, "kubeadm", "upload-certs")
     kubeconfig = tmp_path / "admin.conf"
     kubeconfig.write_text("kubeconfig")
@@ -179,14 +182,40 @@ def test_kubeadm_join_material_stops_a_hanging_kubeadm(run_module, tmp_path, bin
     assert "token create" not in (bin_dir / "log").read_text()
 
 
-def test_kubeadm_token_delete_stops_a_hanging_kubectl(run_module, tmp_path, bin_dir):
+def token_secrets(path, token_id, description):
+    """A `kubectl get secrets -o json` listing holding one bootstrap token."""
+    data = {key: base64.b64encode(value.encode()).decode()
+            for key, value in {"token-id": token_id, "description": description}.items()}
+    secret = {"metadata": {"name": f"bootstrap-token-{token_id}"}, "type": "bootstrap.kubernetes.io/token",
+              "data": data}
+    path.write_text(json.dumps({"items": [secret]}))
+    return path
+
+
+def test_kubeadm_token_delete_stops_a_hanging_kubeadm(run_module, tmp_path, bin_dir):
+    listing = token_secrets(tmp_path / "secrets.json", "abcdef", "kubedr run")
+    fake_tool(bin_dir, "kubectl", "never", body=f"cat {listing}")
+    fake_tool(bin_dir, "kubeadm", "delete")
+    kubeconfig = tmp_path / "admin.conf"
+    kubeconfig.write_text("kubeconfig")
+    args = {"description": "kubedr run", "kubeconfig": str(kubeconfig), "timeout": TIMEOUT}
+    result, elapsed = timed(run_module, kubeadm_token_delete, args)
+    assert_timed_out(result, elapsed, "kubeadm token delete abcdef")
+    assert hung_process_gone(bin_dir, "kubeadm")
+
+
+def test_kubeadm_token_delete_stops_a_hanging_kubectl_listing(run_module, tmp_path, bin_dir):
     fake_tool(bin_dir, "kubectl", "secrets")
     fake_tool(bin_dir, "kubeadm", "never")
     kubeconfig = tmp_path / "admin.conf"
     kubeconfig.write_text("kubeconfig")
     args = {"description": "kubedr run", "kubeconfig": str(kubeconfig), "timeout": TIMEOUT}
     result, elapsed = timed(run_module, kubeadm_token_delete, args)
-    assert_timed_out(result, elapsed, "kubectl get secrets (listing the bootstrap tokens)")
+    assert result["failed"], result
+    assert result["msg"].startswith("listing the bootstrap tokens failed: kubectl "), result["msg"]
+    # kubectl's own --request-timeout plus the runner's slack for start-up and discovery
+    assert "did not return within 17 s and was stopped" in result["msg"], result["msg"]
+    assert elapsed < 20, elapsed
     assert hung_process_gone(bin_dir, "kubectl")
     assert [line.split()[0] for line in (bin_dir / "log").read_text().splitlines()] == ["kubectl"]
 
