@@ -70,6 +70,7 @@ def rebuild(tmp_path):
         "_control_plane_rebuild_state_dir": str(tmp_path / "state"),
         "_control_plane_rebuild_run": "full-test",
         "_control_plane_rebuild_pv_plan": PLAN,
+        "_control_plane_rebuild_plan": {"phases": {"pvs_hold": ["localhost"], "pvs": ["localhost"]}},
     }
 
     def run():

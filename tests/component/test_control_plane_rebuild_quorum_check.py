@@ -75,12 +75,19 @@ def run(
             },
             "tasks": [
                 {
-                    "name": "What the preflight leaves",
+                    "name": "What the preflight leaves: the plan on the controller",
                     "ansible.builtin.set_fact": {
-                        "_control_plane_rebuild_alive": ["cp1"],
-                        "_control_plane_rebuild_host_state": {"markers": facts.pop("markers", "")},
-                        "_control_plane_rebuild_manifest": {"members": []},
+                        "_control_plane_rebuild_plan_result": {
+                            "alive": ["cp1"],
+                            "hosts": {"cp1": {"markers": facts.pop("markers", [])}},
+                            "backup": {"manifest": {"members": []}},
+                            "layout": {"pki_dir": "config/pki"},
+                            "run_id": facts.pop("run_id", "full-unit"),
+                        },
                     },
+                    "delegate_to": "localhost",
+                    "delegate_facts": True,
+                    "run_once": True,
                 },
                 {
                     "name": "Quorum check",
@@ -129,11 +136,10 @@ def test_a_set_without_certificates_refuses_unless_overridden(tmp_path, trio):
 
 
 def test_a_run_that_has_begun_is_not_checked_again(tmp_path, trio):
-    facts = {"control_plane_rebuild_backup_dir": str(backup_set(tmp_path, trio)), "markers": "reset joined "}
-    # the trio answers with a leader: this run's own new etcd (the preflight names the run on localhost)
-    went_on = run(
-        tmp_path, trio, facts, "-e", json.dumps({"_control_plane_rebuild_run_id": "full-0123456789abcdef"})
-    )
+    facts = {"control_plane_rebuild_backup_dir": str(backup_set(tmp_path, trio)),
+             "markers": ["joined", "reset"], "run_id": "full-0123456789abcdef"}
+    # the trio answers with a leader: this run's own new etcd
+    went_on = run(tmp_path, trio, facts)
     assert went_on.returncode == 0, went_on.stdout[-4000:]
     assert (
         "run full-0123456789abcdef has begun (cp1 hold its markers): the quorum check ran when it began"
