@@ -155,7 +155,7 @@ def restore_membership(
             f"Refused, nothing touched: the running etcd cluster's members are {_names(running)}, the play"
             f" hosts' etcd.yaml files name {_names(play_names)}; {_names(extra)}"
             f" ({_names([host_of[n] for n in extra])}) is not a member of it. A restore runs on exactly the"
-            " members of the cluster: check the inventory, etcd_restore_hosts and --limit"
+            " members of the cluster: check the inventory, -e cluster and --limit"
             f" ({OVERRIDE} does not cover this)."
         )
     elif missing:
@@ -169,7 +169,7 @@ def restore_membership(
             f" (the play hosts {_names(sorted(play))}), but the cluster's membership also has {named}."
             " A member left out keeps its old data, and left-out members that make a quorum of the old"
             " membership go on serving the old cluster beside the restored one (split brain). Run the"
-            " restore on every member (check the inventory, etcd_restore_hosts and --limit; an unreachable"
+            " restore on every member (check the inventory, -e cluster and --limit; an unreachable"
             f" member must be brought back first). If {_names(missing)} is lost for good and will be"
             " replaced afterwards (playbooks/rebuild_control_plane.yml with"
             " control_plane_rebuild_mode=replace_member), or has been removed from etcd since, set"

@@ -69,7 +69,8 @@ def hosts(tmp_path):
     """An inventory of cp1..cp3 on this machine; each one's etcd.yaml as kubeadm writes it (cp1 init, cp2
     and cp3 joined), pointing at a loopback port nothing listens on (etcd down)."""
     port = free_ports(1)[0]
-    inventory = {"control_plane": {"hosts": {}}}
+    members = {}
+    inventory = {"control_plane": {"children": {"unit_control_plane": {"hosts": members}}}}
     for i, host in enumerate(HOSTS):
         manifests = tmp_path / host / "manifests"
         manifests.mkdir(parents=True)
@@ -82,7 +83,7 @@ def hosts(tmp_path):
         )
         (manifests / "etcd.yaml").write_text(text)
         (manifests / "kube-apiserver.yaml").write_text("apiVersion: v1\nkind: Pod\n")
-        inventory["control_plane"]["hosts"][host] = {
+        members[host] = {
             "ansible_connection": "local",
             "ansible_python_interpreter": sys.executable,
             "ansible_become": False,
@@ -105,6 +106,7 @@ def preflight(inventory: Path, snapshot: Path, *extra: str) -> subprocess.Comple
         "-e",
         json.dumps(
             {
+                "cluster": "unit",
                 "etcd_restore_confirm": "restore unit",
                 "etcd_restore_snapshot_src": str(snapshot),
                 # etcdctl's snapshot has no kubedr metadata: not provably this cluster's

@@ -66,7 +66,7 @@ def test_backup_of_a_real_cluster_goes_on(tmp_path):
     [
         ("backup_pvs.yml", [], "hosts that drive the PV backup"),
         ("restore_pvs.yml", ["-e", "pv_restore_confirm=true"], "hosts that drive the PV restore"),
-        ("restore_etcd.yml", [], "etcd members to restore"),
+        ("restore_etcd.yml", ["-e", "cluster=lab"], "etcd members to restore"),
         ("rebuild_control_plane.yml", ["-e", "cluster=lab"], "control-plane hosts of cluster lab"),
     ],
 )
@@ -76,10 +76,27 @@ def test_other_playbooks_with_an_empty_inventory_fail(empty_inventory, name, arg
     assert NO_HOSTS in run.stdout and what in run.stdout, run.stdout
 
 
-def test_restore_etcd_of_a_mistyped_group_fails():
-    run = playbook("restore_etcd.yml", "-i", str(EXAMPLE), "-e", "etcd_restore_hosts=prod_fra_controlplane")
+def test_restore_etcd_of_a_mistyped_cluster_fails():
+    run = playbook("restore_etcd.yml", "-i", str(EXAMPLE), "-e", "cluster=prod-fr")
     assert run.returncode != 0, run.stdout
-    assert NO_HOSTS in run.stdout and "'prod_fra_controlplane'" in run.stdout, run.stdout
+    assert NO_HOSTS in run.stdout and "'prod_fr_control_plane'" in run.stdout, run.stdout
+
+
+@pytest.mark.parametrize("name", ["restore_etcd.yml", "rebuild_control_plane.yml"])
+def test_one_cluster_playbooks_without_a_cluster_name_the_clusters(name):
+    run = playbook(name, "-i", str(EXAMPLE))
+    assert run.returncode != 0, run.stdout
+    expected = "this playbook acts on one cluster: pass -e cluster=<name>, one of prod-fra, prod-ams"
+    assert expected in run.stdout, run.stdout
+
+
+def test_backup_of_one_named_cluster_goes_on_and_a_mistyped_one_fails():
+    run = playbook("backup.yml", "-i", str(EXAMPLE), "-e", "cluster=prod-ams", "--tags", "kubedr_none")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert NO_HOSTS not in run.stdout
+    mistyped = playbook("backup.yml", "-i", str(EXAMPLE), "-e", "cluster=prod-am", "--tags", "kubedr_none")
+    assert mistyped.returncode != 0, mistyped.stdout
+    assert NO_HOSTS in mistyped.stdout and "'prod_am_control_plane'" in mistyped.stdout, mistyped.stdout
 
 
 def test_rebuild_of_a_mistyped_cluster_fails():

@@ -66,7 +66,7 @@ def restore_command(lab, *extra, inventory=None) -> list[str]:
     """ansible-playbook playbooks/restore_etcd.yml on the lab; ConfigMap `before` expected, `after` not."""
     return [str(BIN / "ansible-playbook"), "-i", str(inventory or lab.inventory),
             "playbooks/restore_etcd.yml",
-            "-e", f"etcd_restore_hosts={CP_GROUP}",
+            "-e", f"cluster={CLUSTER}",
             "-e", json.dumps({"etcd_restore_confirm": f"restore {CLUSTER}",
                               "etcd_restore_verify_present": [{"kind": "configmap", "name": "before",
                                                                "namespace": "default"}],

@@ -28,7 +28,6 @@ pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 CLUSTER = "kube-shared"  # kube_shared_spec.toml, the kube_lab fixture's
-CP_GROUP = f"{CLUSTER.replace('-', '_')}_control_plane"
 NS, STS = kube.WORKLOAD_NAMESPACE, kube.WORKLOAD_NAME
 PODS = [f"{STS}-{i}" for i in range(kube.WORKLOAD_REPLICAS)]
 ETCD_REPOSITORY = f"/srv/restic/kubedr-etcd/{CLUSTER}"  # where the lab inventory has backup.yml write
@@ -61,7 +60,7 @@ def backup(lab, step: str) -> int:
 
 
 def restore(
-    lab, revision: int, run_id: str, present: list[str], absent: list[str], hosts: str = CP_GROUP
+    lab, revision: int, run_id: str, present: list[str], absent: list[str], *extra: str
 ) -> subprocess.CompletedProcess:
     configmap = {"kind": "configmap", "namespace": "default"}
     return playbook(
@@ -70,7 +69,7 @@ def restore(
         "-e",
         json.dumps(
             {
-                "etcd_restore_hosts": hosts,
+                "cluster": CLUSTER,
                 "etcd_restore_confirm": f"restore {CLUSTER}",
                 "etcd_restore_run_id": run_id,
                 "etcd_restore_restic_repository": f"sftp:root@{lab.address('vault')}:{ETCD_REPOSITORY}",
@@ -82,6 +81,7 @@ def restore(
                 "etcd_restore_verify_absent": [{**configmap, "name": n} for n in absent],
             }
         ),
+        *extra,
     )
 
 
@@ -187,7 +187,8 @@ def test_etcd_restore_from_a_backup_before_the_rebuild_then_backup(kube_lab):
         "night3",
         ["night1-before"],
         ["after-rebuild", "after-last-backup"],
-        hosts="cp2:cp3",
+        "--limit",
+        "cp2:cp3",
     )
     workload_heals(lab)
     backup(lab, "after-old-restore")
