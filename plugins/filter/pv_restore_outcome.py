@@ -53,9 +53,9 @@ options:
     description: The replicas it had before the restore scaled it to zero.
     type: raw
   annotation:
-    description: The annotation that keeps those replicas.
+    description: The annotation that keeps those replicas (M(kubedr.kubeadm.statefulset_hold)'s).
     type: str
-    default: ""
+    default: kubedr.io/replicas-before-scale
   retry:
     description:
       - How to retry, in place of the default (rerun the restore with O(plan)'s snapshot IDs in
@@ -107,6 +107,7 @@ _value:
 import json
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.kubedr.kubeadm.plugins.module_utils._kubectl import REPLICAS_ANNOTATION
 
 PHASES = ("scale_down", "stage", "swap")
 
@@ -153,7 +154,7 @@ def _failed_volumes(failed_result, plan):
 
 
 def pv_restore_outcome(failed_result, phase, plan, swaps=None, discards=None, statefulset="", replicas=None,
-                       annotation="", retry=""):
+                       annotation=REPLICAS_ANNOTATION, retry=""):
     """What the failed restore left, and the message (see RETURN)."""
     if phase not in PHASES:
         raise AnsibleFilterError(f"pv_restore_outcome: phase must be one of {', '.join(PHASES)},"

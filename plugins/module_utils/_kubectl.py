@@ -20,6 +20,9 @@ from ansible_collections.kubedr.kubeadm.plugins.module_utils.bounded_run import 
 PROCESS_SLACK = 15
 # How much of kubectl's error output a message quotes.
 MAX_ERROR = 300
+# Where a StatefulSet held at zero keeps the replicas to come back to (statefulset_hold, and the
+# messages that tell an operator how to release one by hand).
+REPLICAS_ANNOTATION = "kubedr.io/replicas-before-scale"
 
 
 def kubectl_argument_spec():

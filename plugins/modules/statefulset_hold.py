@@ -119,6 +119,7 @@ pods_deleted:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kubedr.kubeadm.plugins.module_utils._kubectl import (
+    REPLICAS_ANNOTATION,
     kubectl_argument_spec,
     kubectl_from_params,
     statefulset_ready,
@@ -251,7 +252,7 @@ def main():
             "name": {"type": "str", "required": True},
             "namespace": {"type": "str", "default": "default"},
             "state": {"type": "str", "choices": ["held", "released"], "default": "held"},
-            "annotation": {"type": "str", "default": "kubedr.io/replicas-before-scale"},
+            "annotation": {"type": "str", "default": REPLICAS_ANNOTATION},
             "wait": {"type": "bool", "default": True},
             "wait_timeout": {"type": "int", "default": 300},
             "ordered": {"type": "bool", "default": False},
