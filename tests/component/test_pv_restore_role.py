@@ -141,14 +141,14 @@ def lab(tmp_path, local_repo):
         hostvars = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
         node2_vars = dict(hostvars)
         if node2 == "stage":
-            node2_vars["__restic_repository"] = {"restic_path": str(failing_restic)}
+            node2_vars["restic_repository_info"] = {"restic_path": str(failing_restic)}
         elif node2 == "swap":
             node2_vars["ansible_python_interpreter"] = str(failing_python)
         inventory = tmp_path / "inventory.yml"
         inventory.write_text(yaml.safe_dump({"all": {"hosts": {
             "localhost": hostvars,
-            "node1": dict(hostvars, __restic_repository={"restic_path": str(local_repo.restic)}),
-            "node2": dict({"__restic_repository": {"restic_path": str(local_repo.restic)}}, **node2_vars),
+            "node1": dict(hostvars, restic_repository_info={"restic_path": str(local_repo.restic)}),
+            "node2": dict({"restic_repository_info": {"restic_path": str(local_repo.restic)}}, **node2_vars),
         }}}))
         log.write_text("")
         # the failing-swap interpreter reads the module file it is given: no pipelining
