@@ -10,16 +10,11 @@ import glob
 import hashlib
 import json
 import os
-import time
 from urllib.parse import urlsplit
 
-from ansible_collections.kubedr.kubeadm.plugins.module_utils.mount_points import (
-    is_mount_point as _is_mount_point,
-)
+from ansible_collections.kubedr.kubeadm.plugins.module_utils import _fs
 
 MARKER = ".kubedr-restore.json"
-SCRATCH_PREFIX = ".kubedr-restore-"  # inside a data dir that is a mount point
-MOVED_PREFIX = ".kubedr-moved-"  # idem
 RUNNING_HINT = ("stop it first (on a kubeadm control plane move /etc/kubernetes/manifests/etcd.yaml out of"
                 " the manifests directory and wait for the etcd container to exit)")
 
@@ -211,64 +206,18 @@ def same_restore(marker, wanted, data_dir):
 
 # --- scratch directory and swap ----------------------------------------------------------------------
 
-def timestamp(now=None):
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
-
-
-def is_mount_point(path):
-    """Whether the data directory is a mount point, bind mounts included (module_utils.mount_points)."""
-    return os.path.isdir(path) and _is_mount_point(path)
-
-
-def _free(path):
-    """`path`, or path.1, path.2, ... whichever does not exist yet."""
-    candidate, n = path, 0
-    while os.path.lexists(candidate):
-        n += 1
-        candidate = f"{path}.{n}"
-    return candidate
-
-
 def plan(data_dir, mount_point, stamp):
-    """Where to restore to and where the old data goes.
-
-    Plain directory: restore into `<data_dir>.restore-<ts>` beside it, then rename data_dir to
-    `<data_dir>.moved-<ts>` and the scratch dir to data_dir (two renames on one filesystem).
-    Mount point (it cannot be renamed): restore into `<data_dir>/.kubedr-restore-<ts>`, move the data
-    dir's entries into `<data_dir>/.kubedr-moved-<ts>`, then the scratch dir's entries up into data_dir.
-    etcd ignores (with a warning) entries of its data dir other than `member`.
-    """
+    """Where to restore to and where the old data goes (_fs's swap: two renames beside a plain data dir,
+    entries moved inside one that is a mount point). etcd ignores (with a warning) entries of its data
+    dir other than `member`."""
     data_dir = data_dir.rstrip("/") or "/"
-    exists = os.path.isdir(data_dir)
-    has_data = exists and bool(_own_entries(os.listdir(data_dir)) if mount_point else os.listdir(data_dir))
-    if mount_point:
-        scratch = _free(os.path.join(data_dir, SCRATCH_PREFIX + stamp))
-        moved = _free(os.path.join(data_dir, MOVED_PREFIX + stamp)) if has_data else None
-    else:
-        scratch = _free(f"{data_dir}.restore-{stamp}")
-        moved = _free(f"{data_dir}.moved-{stamp}") if has_data else None
-    return {"data_dir": data_dir, "mount_point": mount_point, "exists": exists, "scratch": scratch,
-            "moved_aside": moved}
-
-
-def _own_entries(names):
-    return [n for n in names if not n.startswith((SCRATCH_PREFIX, MOVED_PREFIX))]
+    keep = _fs.has_data(data_dir, mount_point)
+    return {"data_dir": data_dir, "mount_point": mount_point, "exists": os.path.isdir(data_dir),
+            "scratch": _fs.scratch_path(data_dir, mount_point, stamp),
+            "moved_aside": _fs.aside_path(data_dir, mount_point, stamp) if keep else None}
 
 
 def swap_in(layout):
-    """Put the restored scratch dir in place of the data dir; the old data is moved, never deleted."""
-    data_dir, scratch, moved = layout["data_dir"], layout["scratch"], layout["moved_aside"]
-    if not layout["mount_point"]:
-        if moved:
-            os.rename(data_dir, moved)
-        elif layout["exists"]:
-            os.rmdir(data_dir)  # empty: nothing to keep
-        os.rename(scratch, data_dir)
-        return
-    if moved:
-        os.mkdir(moved, 0o700)
-        for name in _own_entries(os.listdir(data_dir)):
-            os.rename(os.path.join(data_dir, name), os.path.join(moved, name))
-    for name in os.listdir(scratch):
-        os.rename(os.path.join(scratch, name), os.path.join(data_dir, name))
-    os.rmdir(scratch)
+    """Put the restored scratch dir in place of the data dir; the old data is moved, never deleted, and a
+    swap that fails part-way is undone (_fs.SwapError names what is where)."""
+    _fs.swap(layout["data_dir"], layout["scratch"], layout["mount_point"], moved=layout["moved_aside"])

@@ -6,7 +6,6 @@ shared by the move_aside and kubeadm_reset modules."""
 from __future__ import annotations
 
 import os
-import time
 
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.mount_points import is_mount_point
 
@@ -66,10 +65,6 @@ def check_paths(paths, stamp):
     if relative:
         return f"paths must be absolute and not '/': {', '.join(relative)}"
     return None
-
-
-def default_stamp():
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
 
 
 def move_all(paths, stamp, keep, check_mode):

@@ -252,14 +252,13 @@ import shutil
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubedr.kubeadm.plugins.module_utils import bounded_run, etcd_lineage
+from ansible_collections.kubedr.kubeadm.plugins.module_utils import _fs, bounded_run, etcd_lineage
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.etcd_restore import (
     MARKER,
     RUNNING_HINT,
     RestoreError,
     check_inputs,
     etcdctl_restore_support,
-    is_mount_point,
     locked_files,
     plan,
     read_marker,
@@ -268,7 +267,6 @@ from ansible_collections.kubedr.kubeadm.plugins.module_utils.etcd_restore import
     same_restore,
     sha256_file,
     swap_in,
-    timestamp,
 )
 
 
@@ -376,7 +374,7 @@ def restore(module):
         "mark_compacted": p["mark_compacted"],
     }
     previous = read_marker(data_dir)
-    mount_point = is_mount_point(data_dir)
+    mount_point = _fs.mount_point(data_dir)
     result = dict(wanted, data_dir=data_dir, snapshot=p["snapshot"], moved_aside=None, tool=None,
                   tool_path=None, mount_point=mount_point, marker=os.path.join(data_dir, MARKER),
                   snapshot_revision=snapshot_revision)
@@ -392,11 +390,11 @@ def restore(module):
                              f" {RUNNING_HINT}")
     if not tool:
         tool, tool_path = find_tool(module, commands)
-    layout = plan(data_dir, mount_point, timestamp())
+    layout = plan(data_dir, mount_point, _fs.utc_stamp())
     scratch, moved = layout["scratch"], layout["moved_aside"]
     argv = restore_argv(tool_path, p["snapshot"], scratch, dict(p, bump_revision=bump), peer_urls)
     marker = dict(wanted, snapshot=p["snapshot"], tool=tool, tool_path=tool_path, moved_aside=moved,
-                  restored_at=timestamp())
+                  restored_at=_fs.utc_stamp())
     result.update(tool=tool, tool_path=tool_path, moved_aside=moved)
     commands.append(argv)
     actions.append(f"restored {p['snapshot']} into {scratch} with {tool}")

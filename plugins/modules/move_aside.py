@@ -93,9 +93,9 @@ stamp:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kubedr.kubeadm.plugins.module_utils import _fs
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.move_aside import (
     check_paths,
-    default_stamp,
     move_all,
 )
 
@@ -109,7 +109,7 @@ def main():
         },
         supports_check_mode=True,
     )
-    stamp = module.params["stamp"] or default_stamp()
+    stamp = module.params["stamp"] or _fs.utc_stamp()
     problem = check_paths(module.params["paths"], stamp)
     if problem:
         module.fail_json(msg=problem, moved=[], stamp=stamp)

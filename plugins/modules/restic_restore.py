@@ -238,10 +238,10 @@ import os
 import shutil
 import stat
 import tempfile
-import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubedr.kubeadm.plugins.module_utils.mount_points import is_mount_point
+from ansible_collections.kubedr.kubeadm.plugins.module_utils import _fs
+from ansible_collections.kubedr.kubeadm.plugins.module_utils._fs import MOVED_PREFIX, SCRATCH_PREFIX
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.restic import ResticError
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.restic_common import (
     restic_argument_spec,
@@ -249,24 +249,9 @@ from ansible_collections.kubedr.kubeadm.plugins.module_utils.restic_common impor
     restic_runner,
 )
 
-MOVED_PREFIX = ".kubedr-moved-"
-SCRATCH_PREFIX = ".kubedr-restore-"
-
 
 class RestoreError(Exception):
     pass
-
-
-def utc_stamp():
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-
-
-def unused(path):
-    """`path`, or `path.N` for the first N that does not exist."""
-    candidate, n = path, 1
-    while os.path.lexists(candidate):
-        candidate, n = f"{path}.{n}", n + 1
-    return candidate
 
 
 def marker_path(target):
@@ -336,70 +321,6 @@ def apply_owner_mode(module, path, uid, gid, mode):
         module.warn(f"could not set owner {uid}:{gid} and mode {oct(mode)} on {path}: {e}")
 
 
-def swap_plain(target, scratch, stamp):
-    """Put `scratch` in the place of `target`; returns where the old target went (None: empty or missing).
-    When the second rename fails, the first is undone."""
-    moved = None
-    emptied = None
-    if os.path.lexists(target):
-        if os.path.isdir(target) and not os.path.islink(target) and not os.listdir(target):
-            emptied = stat.S_IMODE(os.stat(target).st_mode)
-            os.rmdir(target)
-        else:
-            moved = unused(f"{target}.moved-{stamp}")
-            os.rename(target, moved)
-    try:
-        os.rename(scratch, target)
-    except OSError as e:
-        try:
-            if moved:
-                os.rename(moved, target)
-            elif emptied is not None:
-                os.mkdir(target, emptied)
-        except OSError as undo:
-            raise RestoreError(f"renaming {scratch} to {target} failed ({e}) and could not be undone"
-                               f" ({undo}): the old contents are in {moved}, the staged copy in {scratch};"
-                               " nothing was deleted: rename them back by hand") from e
-        raise RestoreError(f"renaming {scratch} to {target} failed: {e}; undone: {target} holds its old"
-                           f" contents, the staged copy is still in {scratch}") from e
-    return moved
-
-
-def swap_mount(target, scratch, stamp):
-    """Move mount point `target`'s contents into `<target>/.kubedr-moved-<stamp>`, then `scratch`'s up.
-    A rename that fails undoes the ones before it, so the target keeps its old contents."""
-    old = [n for n in os.listdir(target)
-           if n != os.path.basename(scratch) and not n.startswith((MOVED_PREFIX, SCRATCH_PREFIX))]
-    moved = None
-    done = []
-    try:
-        if old:
-            moved = unused(os.path.join(target, MOVED_PREFIX + stamp))
-            os.mkdir(moved, 0o700)
-            for name in old:
-                os.rename(os.path.join(target, name), os.path.join(moved, name))
-                done.append((os.path.join(target, name), os.path.join(moved, name)))
-        for name in os.listdir(scratch):
-            os.rename(os.path.join(scratch, name), os.path.join(target, name))
-            done.append((os.path.join(scratch, name), os.path.join(target, name)))
-    except OSError as e:
-        for src, dst in reversed(done):
-            try:
-                os.rename(dst, src)
-            except OSError as undo:
-                raise RestoreError(
-                    f"swapping {scratch} into mount point {target} failed ({e}) and could not be undone"
-                    f" ({undo}): the old contents are partly in {target}, partly in {moved}; the restored"
-                    f" ones partly in {target}, partly in {scratch}. Nothing was deleted: move them back"
-                    " by hand") from e
-        if moved:
-            os.rmdir(moved)
-        raise RestoreError(f"swapping {scratch} into mount point {target} failed: {e}; undone: {target} holds"
-                           f" its old contents, the staged copy is still in {scratch}") from e
-    os.rmdir(scratch)
-    return moved
-
-
 def write_marker(module, path, content):
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", dir=os.path.dirname(path))
     with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -423,7 +344,7 @@ def wanted_of(params, snapshot_id):
 
 def new_result(params, target, mode, snapshot_id=None, snapshot_time=None):
     return dict(mode=mode, snapshot_id=snapshot_id, snapshot_time=snapshot_time, subpath=params["subpath"],
-                target=target, mount_point=os.path.isdir(target) and is_mount_point(target), moved_aside=None,
+                target=target, mount_point=_fs.mount_point(target), moved_aside=None,
                 marker=marker_path(target), staged=None, swapped=False, discarded=None,
                 files_restored=0, bytes_restored=0, total_files=0, total_bytes=0)
 
@@ -492,11 +413,8 @@ def stage(module, restic, params, target):
 
     parent = os.path.dirname(target)
     os.makedirs(parent, exist_ok=True)
-    stamp = utc_stamp()
-    if result["mount_point"]:
-        scratch = unused(os.path.join(target, SCRATCH_PREFIX + stamp))
-    else:
-        scratch = unused(f"{target}.restore-{stamp}")
+    stamp = _fs.utc_stamp()
+    scratch = _fs.scratch_path(target, result["mount_point"], stamp)
     os.mkdir(scratch, 0o700)
 
     source = f"{snapshot_id}:{params['subpath']}" if params["subpath"] else snapshot_id
@@ -573,14 +491,14 @@ def swap(module, params, target):
     if module.check_mode:
         return True, result
 
-    stamp = utc_stamp()
+    stamp = _fs.utc_stamp()
     if result["mount_point"]:
-        result["moved_aside"] = swap_mount(target, scratch, stamp)
+        result["moved_aside"] = _fs.swap(target, scratch, True, stamp)
         if record.get("owner"):
             apply_owner_mode(module, target, *record["owner"])
     else:
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        result["moved_aside"] = swap_plain(target, scratch, stamp)
+        result["moved_aside"] = _fs.swap(target, scratch, False, stamp)
     write_marker(module, marker_path(target), dict(
         {k: record.get(k) for k in ("snapshot_id", "subpath", "include", "exclude")},
         fingerprint=fingerprint(target), restored_at=stamp, snapshot_time=record.get("snapshot_time"),

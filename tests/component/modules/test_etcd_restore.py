@@ -210,7 +210,7 @@ def test_etcdctl_fallback_and_path_lookup(run_module, snapshot, etcd_version, tm
 def test_mount_point_data_dir(run_module, snapshot, etcd_version, tmp_path, monkeypatch):
     """A data dir that cannot be renamed: its entries are moved inside it, and etcd starts on it."""
     snap = snapshot[0]
-    monkeypatch.setattr(etcd_restore, "is_mount_point", lambda path: True)
+    monkeypatch.setattr(etcd_restore._fs, "mount_point", lambda path: True)
     cluster = write_pki(EtcdCluster(etcd_version, tmp_path / "c"))
     node = new_member(cluster, "m0", data_dir=tmp_path / "etcd")
     (node.data_dir / "member").mkdir(parents=True)

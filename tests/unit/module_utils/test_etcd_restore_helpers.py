@@ -142,12 +142,6 @@ def test_swap_mount_point(tmp_path):
     assert os.listdir(tmp_path) == ["etcd"]
 
 
-def test_is_mount_point(tmp_path):
-    assert r.is_mount_point("/proc") is True
-    assert r.is_mount_point(str(tmp_path)) is False
-    assert r.is_mount_point(str(tmp_path / "missing")) is False
-
-
 def test_marker_identity(tmp_path):
     wanted = {k: k for k in r.IDENTITY}
     (tmp_path / "member").mkdir()
