@@ -3,7 +3,8 @@ between the steps. backup -> etcd restore -> backup -> the same snapshot restore
 full rebuild with the first inventory host dead (PVs restored) -> backup -> etcd restore from a backup
 taken before the rebuild -> backup -> replace_member of the host that was dead -> backup.
 
-After every step: the objects written before and after the backup it restored are as expected, a
+After every step: the objects written before and after the backup it restored are as expected (read
+here, not only by the playbook's own check), every StatefulSet pod's PV data is what it wrote, a
 StatefulSet pod deleted comes back (no kubelet watching for revisions etcd no longer serves, no pod
 stuck Terminating), and the next backup, as the schedule runs it, succeeds. The steps are tests in
 file order; each needs the ones before it."""
@@ -117,6 +118,24 @@ def workload_heals(lab, timeout: float = 240) -> None:
         time.sleep(3)
 
 
+def assert_objects(lab, present: list[str], absent: list[str]) -> None:
+    names = configmaps(lab)
+    assert set(present) <= names and not set(absent) & names, (present, absent, sorted(names))
+
+
+def assert_pv_data(lab) -> None:
+    """Each StatefulSet pod reads back, from its local PV, exactly what it wrote there."""
+    for pod in PODS:
+        read = lab.kubectl("exec", "-n", NS, pod, "--", "cat", "/data/payload").stdout
+        assert read == kube.payload(pod), pod
+
+
+def after_restore(lab, present: list[str], absent: list[str]) -> None:
+    assert_objects(lab, present, absent)
+    workload_heals(lab)
+    assert_pv_data(lab)
+
+
 def test_backup(kube_lab):
     kube_lab.kubectl("create", "configmap", "night1-before", "-n", "default")
     backup(kube_lab, "first")
@@ -126,7 +145,7 @@ def test_backup(kube_lab):
 def test_etcd_restore_then_backup_again(kube_lab):
     lab = kube_lab
     restore(lab, STATE["first"], "night1", ["night1-before"], ["night1-after"])
-    workload_heals(lab)
+    after_restore(lab, ["night1-before"], ["night1-after"])
     # the staged snapshot is of the etcd cluster before the restore: the lineage says it is ours
     backup(lab, "after-restore")
     lab.kubectl("create", "configmap", "night2", "-n", "default")
@@ -135,7 +154,7 @@ def test_etcd_restore_then_backup_again(kube_lab):
 def test_the_same_snapshot_restored_again_then_backup(kube_lab):
     lab = kube_lab
     restore(lab, STATE["first"], "night1-again", ["night1-before"], ["night1-after", "night2"])
-    workload_heals(lab)
+    after_restore(lab, ["night1-before"], ["night1-after", "night2"])
     revision = backup(lab, "before-rebuild")
     assert revision > STATE["after-restore"], (
         "the restored cluster serves revisions below the first restore's"
@@ -169,11 +188,13 @@ def test_full_rebuild_with_the_first_host_dead_then_backup(kube_lab, tmp_path):
     assert_no_token(result)
     assert rebuild_tokens_left(lab) == []
     assert list(tmp.iterdir()) == []
-    names = configmaps(lab)
-    assert "night1-before" in names and "after-last-backup" not in names
-    for pod in PODS:
-        assert lab.kubectl("exec", "-n", NS, pod, "--", "cat", "/data/payload").stdout == kube.payload(pod)
-    workload_heals(lab)
+    # the workers' kubelet identity is the backed-up CA's: they reconnect, nothing of theirs is reset
+    for worker in ("w1", "w2"):
+        kept = lab.ssh(worker, "ls /var/lib/kubedr/control-plane-rebuild/*/ 2>/dev/null;"
+                               " ls -a /var/lib /var/lib/kubelet", check=False).stdout
+        assert "worker-reset-" not in kept and ".kubedr-aside-" not in kept, (worker, kept)
+    assert_pv_data(lab)  # restored from restic before the pods started
+    after_restore(lab, ["night1-before"], ["after-last-backup"])
     backup(lab, "after-rebuild")
     lab.kubectl("create", "configmap", "after-rebuild", "-n", "default")
 
@@ -190,13 +211,14 @@ def test_etcd_restore_from_a_backup_before_the_rebuild_then_backup(kube_lab):
         "--limit",
         "cp2:cp3",
     )
-    workload_heals(lab)
+    after_restore(lab, ["night1-before"], ["after-rebuild", "after-last-backup"])
     backup(lab, "after-old-restore")
 
 
 def test_replace_member_of_the_host_that_was_dead_then_backup(kube_lab):
     lab = kube_lab
     lab.run("link", "up", "cp1")
+    before = configmaps(lab)
     replace = (
         "-e",
         "control_plane_rebuild_mode=replace_member",
@@ -219,6 +241,8 @@ def test_replace_member_of_the_host_that_was_dead_then_backup(kube_lab):
         ).stdout
     )
     assert sorted(m["name"] for m in listing["members"]) == ["cp1", "cp2", "cp3"]
+    assert configmaps(lab) == before, "replacing a member changes no object"
     workload_heals(lab)
+    assert_pv_data(lab)
     assert backup(lab, "last") > STATE["after-old-restore"]
     assert_rerun_changes_nothing(rebuild(lab, *replace))
