@@ -39,33 +39,17 @@ import time
 from pathlib import Path
 from xml.etree import ElementTree
 
-REPO = Path(__file__).resolve().parents[1]
-SPEC = Path(__file__).with_name("kube_lab_spec.toml")
-os.environ.setdefault("KUBEDR_LAB_DIR", "/var/lib/kubedr-bench")
-os.environ.setdefault("KUBEDR_LAB_INVENTORY", str(REPO / ".cache" / "bench-inventory"))
-sys.path.insert(0, str(REPO))
+from kube_bench import BIN, ETCDCTL, REPO, lab, lab_up, log  # first: it points lab at the bench lab
 
-from lab import hosts, kube  # noqa: E402  (after the environment that points it at the bench lab)
+from lab import hosts, kube  # noqa: E402  (after kube_bench)
 from lab.inventory import backup_vars  # noqa: E402
 from lab.state import State  # noqa: E402
 
-BIN = Path(sys.executable).parent
-ETCDCTL = ["etcdctl", "--cacert=/etc/kubernetes/pki/etcd/ca.crt",
-           "--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt",
-           "--key=/etc/kubernetes/pki/etcd/healthcheck-client.key", "--endpoints=https://127.0.0.1:2379"]
 KUBECTL = ["kubectl", "--kubeconfig=/etc/kubernetes/admin.conf"]
 RAW = "/srv/kubedr-bench-raw"  # scratch space on the source host (/srv is each lab host's own)
 RAW_REPOSITORY = "/srv/restic/bench-raw"  # on the backup host
 RAW_DIR = "/srv/kubedr/bench-raw-sets"  # on the backup host
 FILL_VALUE = 1 << 20  # etcd's default request limit is 1.5 MiB
-
-
-def log(line: str) -> None:
-    print(line, flush=True)
-
-
-def lab(*args: str, timeout: float = 3600) -> None:
-    subprocess.run([sys.executable, "-m", "lab", *args], cwd=REPO, check=True, timeout=timeout)
 
 
 def backup_playbook(*extra: str, profile: Path | None = None) -> tuple[float, str]:
@@ -179,7 +163,7 @@ def main() -> int:
     target = 1.5 if args.fill_mib >= 1024 else 4.0
     try:
         started = time.monotonic()
-        lab("up", "--kube", "--spec", str(SPEC))
+        lab_up()
         log(f"lab up: {time.monotonic() - started:.0f}s")
         spec = State.load().spec
         first, source = spec.by_role("control_plane")[:2]

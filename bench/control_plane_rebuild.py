@@ -29,34 +29,17 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-SPEC = Path(__file__).with_name("kube_lab_spec.toml")
-os.environ.setdefault("KUBEDR_LAB_DIR", "/var/lib/kubedr-bench")
-os.environ.setdefault("KUBEDR_LAB_INVENTORY", str(REPO / ".cache" / "bench-inventory"))
-sys.path.insert(0, str(REPO))
+from kube_bench import BIN, ETCDCTL, REPO, lab, lab_up, log  # first: it points lab at the bench lab
 
-from lab import kube  # noqa: E402  (after the environment that points it at the bench lab)
+from lab import kube  # noqa: E402  (after kube_bench)
 from lab.state import State  # noqa: E402
 
-BIN = Path(sys.executable).parent
 TARGET = 1.3
-ETCDCTL = ["etcdctl", "--cacert=/etc/kubernetes/pki/etcd/ca.crt",
-           "--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt",
-           "--key=/etc/kubernetes/pki/etcd/healthcheck-client.key", "--endpoints=https://127.0.0.1:2379"]
-# What the role puts back from the old PKI (roles/control_plane_rebuild/vars/main.yml), by hand.
+# What the role puts back from the old PKI (_rebuild_plan.PKI_FILES), by hand.
 PKI = ["ca.crt", "ca.key", "sa.key", "sa.pub", "front-proxy-ca.crt", "front-proxy-ca.key",
        "etcd/ca.crt", "etcd/ca.key"]
 MARKER = "bench-before-backup"
-
-
-def log(line: str) -> None:
-    print(line, flush=True)
-
-
-def lab(*args: str, timeout: float = 3600) -> None:
-    subprocess.run([sys.executable, "-m", "lab", *args], cwd=REPO, check=True, timeout=timeout)
 
 
 def playbook(name: str, *extra: str) -> str:
@@ -225,7 +208,7 @@ def main() -> int:
         sys.exit("the lab needs root")
     try:
         started = time.monotonic()
-        lab("up", "--kube", "--spec", str(SPEC))
+        lab_up()
         log(f"lab up: {time.monotonic() - started:.0f}s")
         spec = State.load().spec
         if args.role_seconds:  # the backup set of that earlier run is still on the backup host
