@@ -23,6 +23,8 @@ MAX_ERROR = 300
 # Where a StatefulSet held at zero keeps the replicas to come back to (statefulset_hold, and the
 # messages that tell an operator how to release one by hand).
 REPLICAS_ANNOTATION = "kubedr.io/replicas-before-scale"
+# What names an object in a module's options (with namespace, for a namespaced kind).
+NAMED_BY = ("kind", "name")
 
 
 def kubectl_argument_spec():
@@ -109,6 +111,19 @@ def control_plane_pods_ready(pods, node_names):
     if waiting:
         return False, f"not Running and Ready yet: {', '.join(waiting)}"
     return True, f"{len(CONTROL_PLANE_COMPONENTS) * len(node_names)} control-plane pods Ready"
+
+
+def object_ref(entry):
+    """(label, get arguments) of an object given as {kind, name, namespace (namespaced kinds)}: for
+    messages, "configmap default/before", and for Kubectl.get, ("configmap", "before", "-n", "default")."""
+    if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) and entry[k] for k in NAMED_BY):
+        raise ValueError(f"{entry!r} names no object: give kind, name and, for a namespaced kind, namespace")
+    namespace = entry.get("namespace") or ""
+    if not isinstance(namespace, str):
+        raise ValueError(f"{entry!r}: namespace must be a name")
+    if namespace:
+        return f"{entry['kind']} {namespace}/{entry['name']}", (entry["kind"], entry["name"], "-n", namespace)
+    return f"{entry['kind']} {entry['name']}", (entry["kind"], entry["name"])
 
 
 class Kubectl:
