@@ -124,6 +124,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kubedr.kubeadm.plugins.module_utils import bounded_run
+from ansible_collections.kubedr.kubeadm.plugins.module_utils._kubeadm import Kubeadm
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.kubeadm_join import (
     JoinMaterialError,
     join_configuration,
@@ -169,7 +170,10 @@ def main():
     result = {"control_plane": control_plane, "joined_before": os.path.exists(joined)}
     if result["joined_before"]:
         module.exit_json(changed=False, msg=f"{joined} exists: this host has joined", **result)
-    kubeadm = module.get_bin_path("kubeadm", required=True)
+    kubeadm = Kubeadm(module, params["timeout"], hint=(
+        f"is {params['endpoint']} reachable from this host, and can it pull its images? The half-done join"
+        " left kubeadm's partial state here: move it aside (kubedr.kubeadm.kubeadm_reset) before the next"
+        " attempt"))
     if module.check_mode:
         module.exit_json(changed=True, **result)
 
@@ -177,28 +181,13 @@ def main():
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(config)
-        argv = [kubeadm, "join", "--config", path]
-        if params["ignore_preflight_errors"]:
-            argv.append("--ignore-preflight-errors=" + ",".join(params["ignore_preflight_errors"]))
-        rc, out, err = bounded_run.module_run(module, argv, params["timeout"])
+        preflight = ["--ignore-preflight-errors=" + ",".join(params["ignore_preflight_errors"])
+                     ] if params["ignore_preflight_errors"] else []
+        # the token and the certificate key are in the file, never on the command line or in its output
+        out = kubeadm.run("join", "--config", path, *preflight, what=f"kubeadm join ({params['endpoint']})",
+                          result=result, show_stdout=True)
     finally:
         os.unlink(path)
-    if rc == bounded_run.RC_TIMEOUT:
-        module.fail_json(
-            msg=bounded_run.timed_out(
-                f"kubeadm join ({params['endpoint']})", params["timeout"],
-                hint=f"is {params['endpoint']} reachable from this host, and can it pull its images? The"
-                " half-done join left kubeadm's partial state here: move it aside"
-                " (kubedr.kubeadm.kubeadm_reset) before the next attempt"),
-            rc=rc, stdout=out, stderr=err, **result)
-    if rc != 0:
-        module.fail_json(
-            msg=f"kubeadm join failed (rc {rc}): {err.strip() or out.strip()}",
-            rc=rc,
-            stdout=out,
-            stderr=err,
-            **result,
-        )
     module.exit_json(changed=True, stdout=out, **result)
 
 

@@ -103,7 +103,7 @@ import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubedr.kubeadm.plugins.module_utils import bounded_run
+from ansible_collections.kubedr.kubeadm.plugins.module_utils._kubeadm import Kubeadm
 from ansible_collections.kubedr.kubeadm.plugins.module_utils._kubectl import (
     kubectl_argument_spec,
     kubectl_from_params,
@@ -120,20 +120,6 @@ from ansible_collections.kubedr.kubeadm.plugins.module_utils.kubeadm_join import
 MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
 
 
-def run(module, argv, what):
-    timeout = module.params["timeout"]
-    rc, out, err = bounded_run.module_run(module, argv, timeout)
-    if rc == bounded_run.RC_TIMEOUT:  # stdout not returned: it may hold the token
-        command = " ".join([os.path.basename(argv[0]), *argv[1:]])
-        module.fail_json(msg=bounded_run.timed_out(
-            f"{what} (`{command}`)", timeout,
-            hint="is this host's API server (and its etcd) answering? kubectl get --raw /readyz tells"),
-            rc=rc, stderr=err)
-    if rc != 0:
-        module.fail_json(msg=f"{what} failed (rc {rc}): {err.strip() or out.strip()}", rc=rc)
-    return out
-
-
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -147,7 +133,8 @@ def main():
     )
     params = module.params
     kubectl = kubectl_from_params(module)
-    kubeadm = module.get_bin_path("kubeadm", required=True)
+    kubeadm = Kubeadm(module, params["timeout"], hint=(
+        "is this host's API server (and its etcd) answering? kubectl get --raw /readyz tells"))
     if not os.path.isfile(params["kubeconfig"]):
         module.fail_json(msg=f"no kubeconfig at {params['kubeconfig']}: "
                              "run this on a control-plane host of the cluster")
@@ -177,10 +164,11 @@ def main():
             config.write(configuration(cluster_configuration, address, key, params["ttl"],
                                        params["description"]))
         if key:
-            run(module, [kubeadm, "init", "phase", "upload-certs", "--upload-certs", "--config", path,
-                         "--kubeconfig", params["kubeconfig"]], "kubeadm init phase upload-certs")
-        printed = run(module, [kubeadm, "token", "create", "--print-join-command", "--config", path,
-                               "--kubeconfig", params["kubeconfig"]], "kubeadm token create")
+            kubeadm.run("init", "phase", "upload-certs", "--upload-certs", "--config", path,
+                        "--kubeconfig", params["kubeconfig"])
+        # stdout (the join command with its token) is never shown
+        printed = kubeadm.run("token", "create", "--print-join-command", "--config", path,
+                              "--kubeconfig", params["kubeconfig"])
         material = parse_join_command(printed)
         material["token_id"] = token_id(material["token"])
     except JoinMaterialError as error:

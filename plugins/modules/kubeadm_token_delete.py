@@ -66,7 +66,7 @@ deleted:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubedr.kubeadm.plugins.module_utils import bounded_run
+from ansible_collections.kubedr.kubeadm.plugins.module_utils._kubeadm import Kubeadm
 from ansible_collections.kubedr.kubeadm.plugins.module_utils._kubectl import (
     kubectl_argument_spec,
     kubectl_from_params,
@@ -96,8 +96,8 @@ def main():
             msg=f"no kubeconfig at {params['kubeconfig']}: run this on a control-plane host of the cluster"
         )
     kubectl = kubectl_from_params(module)
-    kubeadm = module.get_bin_path("kubeadm", required=True)
     hint = "is the API server up? (the tokens expire by their ttl otherwise)"
+    kubeadm = Kubeadm(module, params["timeout"], hint=hint)
     # a failure quotes kubectl's stderr only: its stdout would be the token Secrets
     listing, why = kubectl.items("secrets", "-n", "kube-system",
                                  "--field-selector", f"type={TOKEN_SECRET_TYPE}")
@@ -108,18 +108,8 @@ def main():
     except JoinMaterialError as error:
         module.fail_json(msg=str(error))
     if ids and not module.check_mode:
-        timeout = params["timeout"]
-        rc, out, err = bounded_run.module_run(
-            module, [kubeadm, "token", "delete", "--kubeconfig", params["kubeconfig"], *ids], timeout
-        )
-        if rc == bounded_run.RC_TIMEOUT:
-            what = f"kubeadm token delete {' '.join(ids)}"
-            module.fail_json(msg=bounded_run.timed_out(what, timeout, hint=hint), rc=rc, stderr=err)
-        if rc != 0:
-            module.fail_json(
-                msg=f"kubeadm token delete {' '.join(ids)} failed (rc {rc}): {err.strip() or out.strip()}",
-                rc=rc,
-            )
+        kubeadm.run("token", "delete", "--kubeconfig", params["kubeconfig"], *ids,
+                    what=f"kubeadm token delete {' '.join(ids)}")
     module.exit_json(changed=bool(ids), deleted=ids)
 
 

@@ -176,7 +176,7 @@ def test_kubeadm_join_material_stops_a_hanging_kubeadm(run_module, tmp_path, bin
     args = {"control_plane": True, "advertise_address": "127.0.0.1", "kubeconfig": str(kubeconfig),
             "timeout": TIMEOUT}
     result, elapsed = timed(run_module, kubeadm_join_material, args)
-    assert_timed_out(result, elapsed, "kubeadm init phase upload-certs (`kubeadm init phase upload-certs")
+    assert_timed_out(result, elapsed, "kubeadm init phase upload-certs --upload-certs --config ")
     assert hung_process_gone(bin_dir, "kubeadm")
     assert list(private.iterdir()) == []
     assert "token create" not in (bin_dir / "log").read_text()
