@@ -8,21 +8,12 @@ Not a Kubernetes: the real thing runs in the lab (tests/integration, molecule); 
 
 from __future__ import annotations
 
-import json
-import sys
 import textwrap
 from pathlib import Path
 
-SCRIPT = textwrap.dedent('''\
-    #!{python}
-    import json, sys
-    STATE = {state!r}
-    args = sys.argv[1:]
-    while args and (args[0] in ("--kubeconfig", "--context") or args[0].startswith("--request-timeout")):
-        args = args[1:] if args[0].startswith("--request-timeout") else args[2:]
-    with open(STATE) as f:
-        state = json.load(f)
-    state["calls"].append(args)
+from fake_kubectl import PREAMBLE, StandIn
+
+SCRIPT = PREAMBLE + textwrap.dedent('''\
     with open(STATE, "w") as f:
         json.dump(state, f)
     if state.get("down"):
@@ -64,30 +55,12 @@ SCRIPT = textwrap.dedent('''\
     ''')
 
 
-class FakeKubeObjects:
-    """kubectl_path for a module; .state is the JSON state (read and written by the script)."""
+class FakeKubeObjects(StandIn):
+    """Plain objects, each {kind, name, namespace (default none), labels (default none)}."""
 
     def __init__(self, root: Path, objects: list[dict]):
-        self.state_file = root / "kube-objects.json"
-        self.path = root / "kubectl"
-        self.state = {"objects": [{"namespace": "", "labels": {}, **o} for o in objects], "calls": []}
-        self.path.write_text(SCRIPT.format(python=sys.executable, state=str(self.state_file)))
-        self.path.chmod(0o755)
-
-    @property
-    def state(self) -> dict:
-        return json.loads(self.state_file.read_text())
-
-    @state.setter
-    def state(self, value: dict) -> None:
-        self.state_file.write_text(json.dumps(value))
-
-    def update(self, **changes) -> None:
-        self.state = {**self.state, **changes}
+        objects = [{"namespace": "", "labels": {}, **o} for o in objects]
+        super().__init__(root, SCRIPT, "kube-objects.json", {"objects": objects})
 
     def names(self, kind: str) -> list[str]:
         return sorted(o["name"] for o in self.state["objects"] if o["kind"] == kind)
-
-    def changes(self) -> list[list[str]]:
-        """The calls that change something (every verb but get)."""
-        return [c for c in self.state["calls"] if c[0] != "get"]

@@ -3,7 +3,8 @@ file, changed by `scale`, `annotate` and `delete pod` the way the API server and
 would (at the next read, pods appear Ready after a scale-up and go after a scale-down unless one is not
 Ready, as OrderedReady does; a pod listed in `terminating` never goes, as on a node whose kubelet is down).
 
-Not a Kubernetes: the real thing runs in the lab (tests/integration, molecule); this is for the rules."""
+StandIn, the script's preamble and state file, is shared with fake_kube_objects. Not a Kubernetes: the
+real thing runs in the lab (tests/integration, molecule); this is for the rules."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-SCRIPT = textwrap.dedent('''\
+# What every stand-in kubectl script starts with: kubectl's connection options dropped, the call logged in
+# the state file's "calls".
+PREAMBLE = textwrap.dedent('''\
     #!{python}
     import json, sys
     STATE = {state!r}
@@ -22,6 +25,9 @@ SCRIPT = textwrap.dedent('''\
     with open(STATE) as f:
         state = json.load(f)
     state["calls"].append(args)
+    ''')
+
+SCRIPT = PREAMBLE + textwrap.dedent('''\
     sts = state["sts"]
     ns = args[args.index("-n") + 1] if "-n" in args else "default"
     words = [a for i, a in enumerate(args) if a != "-n" and (i == 0 or args[i - 1] != "-n")]
@@ -79,17 +85,15 @@ SCRIPT = textwrap.dedent('''\
     ''')
 
 
-class FakeKubectl:
-    """kubectl_path for a module; .state is the JSON state (read and written by the script)."""
+class StandIn:
+    """A stand-in kubectl script at root/kubectl over the JSON state in root/<state_name> (.state, read
+    and written by the script)."""
 
-    def __init__(self, root: Path, replicas: int = 3, name: str = "data", namespace: str = "apps"):
-        self.state_file = root / "kube-state.json"
+    def __init__(self, root: Path, script: str, state_name: str, state: dict):
+        self.state_file = root / state_name
         self.path = root / "kubectl"
-        sts = {"metadata": {"name": name, "namespace": namespace, "generation": 1, "annotations": {}},
-               "spec": {"replicas": replicas}}
-        pods = [{"name": f"{name}-{i}", "ready": True} for i in range(replicas)]
-        self.state = {"sts": sts, "pods": pods, "calls": []}
-        self.path.write_text(SCRIPT.format(python=sys.executable, state=str(self.state_file)))
+        self.state = {**state, "calls": []}
+        self.path.write_text(script.format(python=sys.executable, state=str(self.state_file)))
         self.path.chmod(0o755)
 
     @property
@@ -103,9 +107,19 @@ class FakeKubectl:
     def update(self, **changes) -> None:
         self.state = {**self.state, **changes}
 
-    def pods(self) -> list[str]:
-        return [p["name"] for p in self.state["pods"]]
-
     def changes(self) -> list[list[str]]:
         """The calls that change something (every verb but get)."""
         return [c for c in self.state["calls"] if c[0] != "get"]
+
+
+class FakeKubectl(StandIn):
+    """One StatefulSet (name, namespace, replicas) and its pods, all Ready."""
+
+    def __init__(self, root: Path, replicas: int = 3, name: str = "data", namespace: str = "apps"):
+        sts = {"metadata": {"name": name, "namespace": namespace, "generation": 1, "annotations": {}},
+               "spec": {"replicas": replicas}}
+        pods = [{"name": f"{name}-{i}", "ready": True} for i in range(replicas)]
+        super().__init__(root, SCRIPT, "kube-state.json", {"sts": sts, "pods": pods})
+
+    def pods(self) -> list[str]:
+        return [p["name"] for p in self.state["pods"]]
