@@ -31,15 +31,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-from xml.etree import ElementTree
 
-from kube_bench import BIN, ETCDCTL, REPO, lab, lab_up, log  # first: it points lab at the bench lab
+from kube_bench import (  # first: it points lab at the bench lab
+    ETCDCTL,
+    REPO,
+    lab,
+    lab_up,
+    log,
+    playbook,
+    slowest_tasks,
+)
 
 from lab import hosts, kube  # noqa: E402  (after kube_bench)
 from lab.inventory import backup_vars  # noqa: E402
@@ -53,31 +59,7 @@ FILL_VALUE = 1 << 20  # etcd's default request limit is 1.5 MiB
 
 
 def backup_playbook(*extra: str, profile: Path | None = None) -> tuple[float, str]:
-    """One timed run; with `profile`, ansible-core's junit callback writes each task's time there."""
-    env = dict(os.environ)
-    if profile:
-        shutil.rmtree(profile, ignore_errors=True)
-        env.update(ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.junit", JUNIT_OUTPUT_DIR=str(profile),
-                   JUNIT_HIDE_TASK_ARGUMENTS="true")
-    started = time.monotonic()
-    result = subprocess.run([str(BIN / "ansible-playbook"), "-i", os.environ["KUBEDR_LAB_INVENTORY"],
-                             str(REPO / "playbooks" / "backup.yml"), "-e", "backup_pvs=false", *extra],
-                            cwd=REPO, capture_output=True, text=True, timeout=3600, check=False, env=env)
-    seconds = time.monotonic() - started
-    if result.returncode != 0:
-        raise RuntimeError(f"backup.yml failed:\n{result.stdout[-6000:]}{result.stderr[-2000:]}")
-    return seconds, result.stdout
-
-
-def slowest_tasks(profile: Path, count: int) -> list[tuple[float, str]]:
-    """The slowest tasks of a profiled run (each task's time on its slowest host), skipped ones left out."""
-    times: dict[str, float] = {}
-    for report in profile.glob("*.xml"):
-        for case in ElementTree.parse(report).getroot().iter("testcase"):
-            if case.find("skipped") is None:
-                name = case.get("name", "").split("] ", 1)[-1].split(" : ", 1)[-1]  # the task, not play/role
-                times[name] = max(times.get(name, 0.0), float(case.get("time") or 0))
-    return sorted(((t, n) for n, t in times.items()), reverse=True)[:count]
+    return playbook("backup.yml", "-e", "backup_pvs=false", *extra, profile=profile)
 
 
 def sh(host, script: str, timeout: float = 1800) -> subprocess.CompletedProcess:

@@ -34,7 +34,15 @@ import sys
 import time
 from pathlib import Path
 
-from kube_bench import BIN, ETCDCTL, REPO, lab, lab_up, log  # first: it points lab at the bench lab
+from kube_bench import (  # first: it points lab at the bench lab
+    ETCDCTL,
+    REPO,
+    lab,
+    lab_up,
+    log,
+    playbook,
+    slowest_tasks,
+)
 
 from lab import kube  # noqa: E402  (after kube_bench)
 from lab.state import State  # noqa: E402
@@ -149,19 +157,13 @@ def raw_restore(spec, snapshot: Path, run: int) -> Stopwatch:
     return watch
 
 
-def role_restore(spec, snapshot: Path, run: int) -> float:
-    started = time.monotonic()
-    result = subprocess.run([str(BIN / "ansible-playbook"), "-i", os.environ["KUBEDR_LAB_INVENTORY"],
-                             str(REPO / "playbooks" / "restore_etcd.yml"), "-e", json.dumps({
-                                 "cluster": spec.cluster,
-                                 "etcd_restore_confirm": f"restore {spec.cluster}",
-                                 "etcd_restore_snapshot_src": str(snapshot),
-                                 "etcd_restore_run_id": f"bench-{run}",
-                                 "etcd_restore_allow_foreign": True})],
-                            cwd=REPO, capture_output=True, text=True, timeout=3600, check=False)
-    seconds = time.monotonic() - started
-    if result.returncode != 0:
-        raise RuntimeError(f"restore_etcd.yml failed:\n{result.stdout[-6000:]}{result.stderr[-2000:]}")
+def role_restore(spec, snapshot: Path, run: int, profile: Path) -> float:
+    seconds, _ = playbook("restore_etcd.yml", "-e", json.dumps({
+        "cluster": spec.cluster,
+        "etcd_restore_confirm": f"restore {spec.cluster}",
+        "etcd_restore_snapshot_src": str(snapshot),
+        "etcd_restore_run_id": f"bench-{run}",
+        "etcd_restore_allow_foreign": True}), profile=profile)
     return seconds
 
 
@@ -178,7 +180,9 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="leave the bench lab up at the end")
+    parser.add_argument("--slowest", type=int, default=15, help="print the N slowest tasks of each role run")
     args = parser.parse_args()
+    profile = REPO / ".cache" / "bench-etcd-restore-profile"
     if os.geteuid() != 0:
         sys.exit("the lab needs root")
     try:
@@ -199,8 +203,10 @@ def main() -> int:
             times = {}
             for side in (("role", "raw") if run % 2 == 0 else ("raw", "role")):
                 if side == "role":
-                    times["role"] = role_restore(spec, snapshot, run)
-                    log(f"round {run + 1}: role {times['role']:.1f}s")
+                    times["role"] = role_restore(spec, snapshot, run, profile)
+                    log(f"round {run + 1}: role {times['role']:.1f}s; slowest tasks (s, slowest host):")
+                    for task_seconds, name in slowest_tasks(profile, args.slowest):
+                        log(f"  {task_seconds:6.1f}  {name}")
                 else:
                     watch = raw_restore(spec, snapshot, run)
                     times["raw"], times["steps"] = watch.total, watch.steps
