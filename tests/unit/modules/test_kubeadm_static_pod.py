@@ -32,14 +32,17 @@ def free_port() -> int:
 class FakeKubelet:
     """Runs the fake component while its manifest is in the manifests dir (polled, like the kubelet)."""
 
-    def __init__(self, manifests: Path, port: int, delay: float = 1.5):
-        self.manifest, self.port, self.delay = manifests / f"{NAME}.yaml", port, delay
+    def __init__(self, manifests: Path, port: int, delay: float = 1.5, name: str = NAME,
+                 server: str = SERVER):
+        self.manifest, self.port, self.delay = manifests / f"{name}.yaml", port, delay
+        self.name, self.server = name, server
         self.child = None
         self.done = threading.Event()
         self.thread = threading.Thread(target=self.loop, daemon=True)
 
     def start_child(self):
-        self.child = subprocess.Popen([NAME, "-c", SERVER, str(self.port)], executable=sys.executable)
+        self.child = subprocess.Popen([self.name, "-c", self.server, str(self.port)],
+                                      executable=sys.executable)
         deadline = time.monotonic() + 10
         while not static_pods.port_open(self.port) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -47,7 +50,11 @@ class FakeKubelet:
     def stop_child(self):
         if self.child:
             self.child.terminate()
-            self.child.wait(10)
+            try:
+                self.child.wait(10)
+            except subprocess.TimeoutExpired:  # a component that lingers: the kubelet's grace period ends
+                self.child.kill()
+                self.child.wait(10)
             self.child = None
 
     def loop(self):
@@ -99,21 +106,67 @@ def test_stop_waits_until_gone_then_start_waits_until_listening(dirs, run_module
 
         stopped = run_module(kubeadm_static_pod, args(dirs, "stopped", port))
         assert stopped["changed"]
-        assert stopped["pod"]["location"] == "stash" and stopped["pod"]["pids"] == []
-        assert stopped["pod"]["port_open"] is False and stopped["pod"]["waited"] >= 1
+        assert stopped["pods"][0]["location"] == "stash" and stopped["pods"][0]["pids"] == []
+        assert stopped["pods"][0]["port_open"] is False and stopped["pods"][0]["waited"] >= 1
         assert not (manifests / f"{NAME}.yaml").exists() and (stash / f"{NAME}.yaml").exists()
         assert oct(stash.stat().st_mode & 0o777) == "0o700"
 
         again = run_module(kubeadm_static_pod, args(dirs, "stopped", port))
-        assert not again["changed"] and again["pod"]["pids"] == []
+        assert not again["changed"] and again["pods"][0]["pids"] == []
 
         started = run_module(kubeadm_static_pod, args(dirs, "started", port))
-        assert started["changed"] and started["pod"]["port_open"] is True
-        assert started["pod"]["pids"] == [kubelet.child.pid] != [pid]
+        assert started["changed"] and started["pods"][0]["port_open"] is True
+        assert started["pods"][0]["pids"] == [kubelet.child.pid] != [pid]
         assert (manifests / f"{NAME}.yaml").exists() and not (stash / f"{NAME}.yaml").exists()
 
         again = run_module(kubeadm_static_pod, args(dirs, "started", port))
         assert not again["changed"]
+
+
+# closes its port on SIGTERM and lingers, as kube-apiserver does for up to its grace period
+LINGERING = ("import signal, socket, sys, time\n"
+             "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+             "s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(8)\n"
+             "signal.signal(signal.SIGTERM, lambda *a: s.close())\n"
+             "time.sleep(600)\n")
+
+
+def test_a_component_lingering_after_its_port_closed_is_killed_after_kill_after(dirs, run_module):
+    manifests = dirs[0]
+    port = free_port()
+    with FakeKubelet(manifests, port, delay=0.2, server=LINGERING) as kubelet:
+        pid = kubelet.child.pid
+        waited = run_module(kubeadm_static_pod, args(dirs, "stopped", port, timeout=3))
+        assert waited["failed"] and "still run" in waited["msg"]  # without kill_after: the kubelet's grace
+        assert static_pods.processes(NAME) == [pid]
+        killed = run_module(kubeadm_static_pod, args(dirs, "stopped", port, kill_after=1))
+        assert not killed.get("failed"), killed
+        assert killed["pods"][0]["killed"] == [pid] and killed["pods"][0]["pids"] == []
+        assert any("SIGKILL" in a for a in killed["actions"])
+        assert static_pods.processes(NAME) == []
+
+
+def test_several_pods_move_and_wait_together(dirs, run_module):
+    manifests, stash = dirs
+    other = f"{NAME}-b"
+    (manifests / f"{other}.yaml").write_text("apiVersion: v1\nkind: Pod\n")
+    ports = free_port(), free_port()
+    with FakeKubelet(manifests, ports[0]), FakeKubelet(manifests, ports[1], name=other):
+        started = time.monotonic()
+        stopped = run_module(kubeadm_static_pod, {**args(dirs, "stopped", None), "name": [NAME, other]})
+        both = time.monotonic() - started
+        assert stopped["changed"] and [p["name"] for p in stopped["pods"]] == [NAME, other]
+        assert all(p["pids"] == [] and p["location"] == "stash" for p in stopped["pods"])
+        assert both < 2 * 1.5 + 1  # the two kubelet delays overlap
+        assert sorted(os.listdir(stash)) == sorted([f"{NAME}.yaml", f"{other}.yaml"])
+        back = run_module(kubeadm_static_pod, {**args(dirs, "started", None), "name": [NAME, other]})
+        assert back["changed"] and all(p["pids"] for p in back["pods"])
+
+
+def test_port_and_executable_need_a_single_name(dirs, run_module):
+    result = run_module(kubeadm_static_pod, {**args(dirs, "stopped", 1234), "name": [NAME, "other"]})
+    assert result["failed"] and "single name" in result["msg"]
+    assert (dirs[0] / f"{NAME}.yaml").exists()
 
 
 def test_times_out_when_the_component_keeps_running(dirs, run_module):
