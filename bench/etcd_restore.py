@@ -192,6 +192,7 @@ def main() -> int:
         spec = State.load().spec
         first = spec.by_role("control_plane")[0]
         kube.kubectl("create", "configmap", BEFORE, "-n", "default", check=False)
+        kube.kubectl("delete", "configmap", AFTER, "-n", "default", "--ignore-not-found")  # a --keep lab's
         kube.in_host(first, [*ETCDCTL, "snapshot", "save", SNAPSHOT])
         snapshot = REPO / ".cache" / "bench-etcd-restore" / "snapshot.db"
         snapshot.parent.mkdir(parents=True, exist_ok=True)
