@@ -55,6 +55,7 @@ MANIFESTS = "/etc/kubernetes/manifests"
 # share /root)
 STASH = "/etc/kubernetes/bench-raw-stash"
 SNAPSHOT = "/etc/kubernetes/bench-snapshot.db"
+STARTED = int(time.time())
 BEFORE, AFTER = "bench-before-snapshot", "bench-after-snapshot"
 
 
@@ -162,7 +163,7 @@ def role_restore(spec, snapshot: Path, run: int, profile: Path) -> float:
         "cluster": spec.cluster,
         "etcd_restore_confirm": f"restore {spec.cluster}",
         "etcd_restore_snapshot_src": str(snapshot),
-        "etcd_restore_run_id": f"bench-{run}",
+        "etcd_restore_run_id": f"bench-{STARTED}-{run}",  # unique on a --keep lab too
         "etcd_restore_allow_foreign": True}), profile=profile)
     return seconds
 
