@@ -82,6 +82,17 @@ def port_open(host, port: int) -> bool:
     return answers(host, ["timeout", "2", "bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{port}"])
 
 
+# an etcd process in the host's network namespace (the lab hosts share the pid namespace)
+ETCD_RUNS = ("self=$(readlink /proc/self/ns/net); for p in /proc/[0-9]*; do"
+             " [ \"$(readlink $p/ns/net 2>/dev/null)\" = \"$self\" ] || continue;"
+             " c=$(tr '\\0' '\\n' < $p/cmdline 2>/dev/null | head -n1);"
+             " [ \"${c##*/}\" = etcd ] && exit 0; done; exit 1")
+
+
+def etcd_runs(host) -> bool:
+    return answers(host, ["sh", "-c", ETCD_RUNS])
+
+
 def etcd_up(host) -> bool:
     return answers(host, [*ETCDCTL, "--command-timeout=2s", "endpoint", "health"])
 
@@ -129,8 +140,13 @@ def raw_restore(spec, snapshot: Path, run: int) -> Stopwatch:
         park(name)
         poll(f"{name} gone", lambda: not any(port_open(h, port) for h in members))
 
+    def stop_etcd():
+        # etcd's data dir is replaced next: its process must be gone, not only its port closed
+        stop("etcd", 2379)
+        poll("etcd processes gone", lambda: not any(etcd_runs(h) for h in members))
+
     watch.step("stop every API server", stop, "kube-apiserver", kube.API_PORT)
-    watch.step("stop every etcd", stop, "etcd", 2379)
+    watch.step("stop every etcd", stop_etcd)
     # /var/lib/etcd is a mount point on the lab hosts, as on many sites: its entries move, not the directory
     watch.step("old data aside, etcdutl snapshot restore on every member", each, members, lambda h: (
         f"d=/var/lib/etcd; a=$d/.bench-aside-{run}-{int(time.time())}; s=$d/.bench-new-{run};"
