@@ -5,7 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: venv deps binaries kube-binaries lint unit component integration integration-extended molecule test lab lab-etcd lab-down clean
+.PHONY: venv deps binaries kube-binaries lint changelog-lint docs-lint docs release unit component integration \
+	integration-extended molecule test lab lab-etcd lab-down clean
 
 venv: $(VENV)/.installed  ## the project virtualenv, from pyproject.toml
 $(VENV)/.installed: pyproject.toml
@@ -16,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	ln -sfn ../../../.. .cache/collections/ansible_collections/kubedr/kubeadm
 	touch $@
 
-deps:  ## Debian packages the lab needs (openssh-server, iproute2, ...)
+deps:  ## Debian packages the lab needs (openssh-server, iproute2, ...), and chromium for the docs test
 	bash lab/install-packages.sh
 
 binaries: venv  ## etcd 3.5/3.6, restic, rest-server built from pinned sources, cached
@@ -25,15 +26,29 @@ binaries: venv  ## etcd 3.5/3.6, restic, rest-server built from pinned sources, 
 kube-binaries: venv  ## Kubernetes 1.36 from source for the kubeadm lab (about 6 min cold here), cached
 	$(PY) -m lab build kubernetes
 
-lint: venv
+lint: venv changelog-lint docs-lint
 	ruff check .
 	ansible-lint
 	bash tests/sanity/run.sh
 
+changelog-lint: venv  ## the release notes' fragments and changelogs/changelog.yaml (antsibull-changelog)
+	antsibull-changelog lint
+	antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+
+docs-lint: venv  ## every module's, plugin's and role's documentation (antsibull-docs lint-collection-docs)
+	$(PY) tools/docs.py lint
+
+docs: venv  ## HTML site of every module, plugin and role with its options: build/docs/site/build/html/index.html
+	$(PY) tools/docs.py build build/docs
+
+release: venv changelog-lint  ## the tarball in build/release/, once galaxy.yml's version is the changelog's newest
+	$(PY) tools/release.py
+
 unit: venv  ## the fast tier: in-process Python, stubbed commands, nothing built (under 2 min)
 	pytest -n auto tests/unit  # one worker per core (pytest-xdist)
 
-component: venv binaries  ## real etcd, restic, rest-server on 127.0.0.1; roles run by ansible-playbook on localhost
+# deps: chromium, which tests/component/test_docs_site.py opens the built docs in
+component: venv deps binaries  ## real etcd, restic, rest-server on 127.0.0.1; roles run by ansible-playbook on localhost
 	pytest -n auto tests/component
 
 integration: venv deps binaries kube-binaries

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Debian packages the lab needs; installs only what is missing. Run as root.
+# Debian packages the lab (and the docs test) needs; installs only what is missing. Run as root.
 set -euo pipefail
 packages=(openssh-server openssh-client iproute2 util-linux openssl procps shellcheck python3 python3-venv
   # the kubeadm lab: a container runtime per host, pod networking, what kubeadm's preflight wants,
   # and a static busybox for the test workload's image
-  containerd runc containernetworking-plugins conntrack iptables socat ethtool busybox-static)
+  containerd runc containernetworking-plugins conntrack iptables socat ethtool busybox-static
+  # not the lab's: the headless browser that tests/component/test_docs_site.py opens the built docs in
+  chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -30,8 +30,9 @@ FQCN_PREFIX = f"{GALAXY['namespace']}.{GALAXY['name']}"
 
 # What a tarball may hold at its top level: collection content only.
 ALLOWED_TOP_LEVEL = {
-    "MANIFEST.json", "FILES.json", "README.md", "COPYING", "LICENSE", "LICENSES",
+    "MANIFEST.json", "FILES.json", "README.md", "COPYING", "LICENSE", "LICENSES", "CHANGELOG.rst",
     "plugins", "meta", "changelogs", "docs", "roles", "playbooks",
+    "requirements.txt", "bindep.txt",  # named by meta/execution-environment.yml
 }
 # Development files that must never ship, matched against every path in the tarball.
 FORBIDDEN = [
@@ -39,7 +40,9 @@ FORBIDDEN = [
     "inventories/lab", "inventories/lab/*", ".venv", ".venv/*", "Makefile", "pyproject.toml",
     "*.egg-info", "*.egg-info/*", ".git", ".git/*", ".gitignore", ".ansible", ".ansible/*",
     ".ansible-lint", ".cache", ".cache/*", ".pytest_cache", ".pytest_cache/*", ".ruff_cache",
-    ".ruff_cache/*", "*/__pycache__", "*/__pycache__/*", "*.pyc", "*.tar.gz",
+    ".ruff_cache/*", "*/__pycache__", "*/__pycache__/*", "*.pyc", "*.tar.gz", "tools", "tools/*",
+    "changelogs/fragments", "changelogs/fragments/*", "changelogs/config.yaml",
+    "changelogs/.plugin-cache.yaml",
 ]
 
 

@@ -5,7 +5,7 @@
 # is copied to such a path in a temporary directory. The copy holds what git knows about (tracked
 # files plus untracked files that .gitignore does not ignore), so caches, .venv and the lab's own
 # inventory never reach the tests. Development tooling that the collection does not ship and that
-# ruff checks instead (lab/, bench/, .ci/, *.egg-info) is left out too.
+# ruff checks instead (lab/, bench/, .ci/, tools/, *.egg-info) is left out too.
 #
 # Each sanity test runs in its own virtualenv, which ansible-test creates under ~/.ansible/test/venv
 # from its pinned requirements (pip, from PyPI) the first time and reuses afterwards.
@@ -82,7 +82,7 @@ git -C "$repo" ls-files -z --cached --others --exclude-standard --deduplicate |
     while IFS= read -r -d '' path; do
         [[ -e $repo/$path || -L $repo/$path ]] || continue  # tracked, but deleted in the work tree
         case $path in
-            lab/* | bench/* | .ci/* | *.egg-info/*) continue ;;
+            lab/* | bench/* | .ci/* | tools/* | *.egg-info/*) continue ;;
         esac
         printf '%s\0' "$path"
     done |
