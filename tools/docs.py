@@ -59,14 +59,7 @@ class KnownIssue:
 
 # Documentation problems that are known and not fixed yet, each with its fix. `lint` and `build` fail on
 # any other problem, and `lint` also on a listed one that is no longer reported: remove it here then.
-KNOWN_ISSUES = [
-    KnownIssue(
-        path="roles/etcd_backup/meta/argument_specs.yml",
-        lint="M(kubedr.kubeadm.restic): there is no module kubedr.kubeadm.restic",
-        sphinx="undefined label: 'ansible_collections.kubedr.kubeadm.restic_module'",
-        fix="etcd_backup_restic_repository's description: P(kubedr.kubeadm.restic#role), restic is a role",
-    ),
-]
+KNOWN_ISSUES: list[KnownIssue] = []
 
 
 class DocsError(Exception):
