@@ -24,6 +24,7 @@ On a kubeadm lab of its own (bench/kube_lab_spec.toml), in one run so both sides
     .venv/bin/python bench/backup.py --fill-mib 1024     # the 1 GiB case
     .venv/bin/python bench/backup.py --keep              # leave the lab up afterwards
     .venv/bin/python bench/backup.py --role-extra restic_setup_check=false   # without the set-up check
+    .venv/bin/python bench/backup.py --scheduled   # as etcd_backup_schedule's timer runs it (its extra args)
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ KUBECTL = ["kubectl", "--kubeconfig=/etc/kubernetes/admin.conf"]
 RAW = "/srv/kubedr-bench-raw"  # scratch space on the source host (/srv is each lab host's own)
 RAW_REPOSITORY = "/srv/restic/bench-raw"  # on the backup host
 RAW_DIR = "/srv/kubedr/bench-raw-sets"  # on the backup host
+# etcd_backup_schedule's default etcd_backup_schedule_extra_args: the timer's runs skip the restic set-up
+SCHEDULED = ("--skip-tags", "etcd_backup_restic_setup")
 FILL_VALUE = 1 << 20  # etcd's default request limit is 1.5 MiB
 
 
@@ -135,6 +138,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--fill-mib", type=int, default=0, help="fill etcd with this many MiB first")
     parser.add_argument("--keep", action="store_true", help="leave the bench lab up at the end")
+    parser.add_argument("--scheduled", action="store_true",
+                        help="time the role as etcd_backup_schedule's timer runs it (its extra args)")
     parser.add_argument("--role-extra", action="append", default=[], metavar="NAME=VALUE",
                         help="an extra var for the timed role runs (repeatable): restic_setup_check=false")
     parser.add_argument("--slowest", type=int, default=12, help="print the N slowest tasks of each role run")
@@ -163,7 +168,8 @@ def main() -> int:
             order = ("role", "raw") if index % 2 == 0 else ("raw", "role")
             for side in order:
                 if side == "role":
-                    seconds, output = backup_playbook(*(a for x in args.role_extra for a in ("-e", x)),
+                    seconds, output = backup_playbook(*(SCHEDULED if args.scheduled else ()),
+                                                      *(a for x in args.role_extra for a in ("-e", x)),
                                                       profile=profile)
                     roles.append(seconds)
                     line = next((x.strip() for x in output.splitlines() if "etcd revision=" in x), "")
