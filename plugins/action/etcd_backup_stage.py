@@ -4,10 +4,16 @@
 
 It runs the collection's own modules one after another over the task's one connection (each a module run
 on the host, as the tasks they replace were), and makes the two decisions that were Jinja in the role: the
-set's name and the cluster manifest (format 1, see roles/etcd_backup/README.md). One task instead of eight
-saves Ansible's per-task cost, which dominated a small cluster's backup (bench/backup.py)."""
+set's name and the cluster manifest (format 1, see roles/etcd_backup/README.md); for a directory target it
+also brings the set to the controller as one tar. One task instead of eleven saves Ansible's per-task cost,
+which dominated a small cluster's backup (bench/backup.py)."""
 
 from __future__ import annotations
+
+import base64
+import os
+import shutil
+import tempfile
 
 from ansible.plugins.action import ActionBase
 from ansible_collections.kubedr.kubeadm.plugins.module_utils._backup_set import (
@@ -69,7 +75,8 @@ class ActionModule(ActionBase):
         changed |= bool(snap.get("changed"))
         snapshot = snap.get("snapshot") or {}
         out = {"lineage": lineage, "snapshot": snapshot, "snapshot_changed": bool(snap.get("changed")),
-               "set": set_name(snapshot), "verify": {}, "config": {}, "manifest": {}, "archive": None}
+               "set": set_name(snapshot), "verify": {}, "config": {}, "manifest": {}, "archive": None,
+               "controller_dir": None}
         if check:
             out["changed"] = changed
             return out
@@ -87,8 +94,30 @@ class ActionModule(ActionBase):
                     {"path": f"{stage}/etcd/manifest.json", "manifest": out["manifest"]}, task_vars)
         changed |= bool(wrote.get("changed"))
         if args["pack"]:
-            out["archive"] = f"{stage}/transfer.tar"
-            run("pack the set", "ansible.builtin.command",
-                {"argv": ["tar", "-C", stage, "-cf", out["archive"], "etcd", "config"]}, task_vars)
+            out["controller_dir"], out["archive"] = self._pack(stage, task_vars)
         out["changed"] = changed
         return out
+
+    def _pack(self, stage, task_vars):
+        """The set as one tar in a new private (0700) directory on the controller: (directory, tar). The
+        caller removes the directory; here it is removed only when the transfer fails."""
+        remote = f"{stage}/transfer.tar"
+        local_dir = tempfile.mkdtemp(prefix="kubedr-etcd-backup-")
+        local = os.path.join(local_dir, "set.tar")
+        try:
+            self._module("pack the set", "ansible.builtin.command",
+                         {"argv": ["tar", "-C", stage, "-cf", remote, "etcd", "config"]}, task_vars)
+            try:
+                if self._connection.become:  # the connection's user may not read root's files: as fetch does
+                    got = self._module("fetch the set", "ansible.legacy.slurp", {"src": remote}, task_vars)
+                    with open(local, "wb") as fh:
+                        fh.write(base64.b64decode(got["content"]))
+                else:
+                    self._connection.fetch_file(remote, local)
+            finally:
+                self._module("remove the tar from staging", "ansible.builtin.file",
+                             {"path": remote, "state": "absent"}, task_vars)
+        except BaseException:
+            shutil.rmtree(local_dir, ignore_errors=True)
+            raise
+        return local_dir, local

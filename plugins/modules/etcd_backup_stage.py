@@ -21,7 +21,9 @@ description:
     M(kubedr.kubeadm.backup_manifest) (C(<stage_dir>/etcd/manifest.json), the cluster manifest).
   - Names the set C(<UTC time of the snapshot>Z-r<revision>) and builds the cluster manifest (format 1,
     no secrets) from the snapshot, O(cluster_info), O(source_member) and what was staged.
-  - With O(pack), also packs C(etcd/) and C(config/) into C(<stage_dir>/transfer.tar) for a directory target.
+  - With O(pack), for a directory target, also packs C(etcd/) and C(config/) into C(<stage_dir>/transfer.tar),
+    brings it to a new private (0700) directory on the controller (RV(controller_dir)) and removes it from the
+    host. The caller removes RV(controller_dir) (it holds the CA keys), failure included.
   - Implemented by the action plugin of the same name; the module itself runs nothing.
   - A failing step fails the task, naming the step, with that module's message.
 author:
@@ -76,7 +78,7 @@ options:
     description: kubectl executable.
     type: str
   pack:
-    description: Also write C(<stage_dir>/transfer.tar) of C(etcd/) and C(config/).
+    description: Also bring the set to the controller as one tar (RV(archive)).
     type: bool
     default: false
 attributes:
@@ -142,7 +144,11 @@ manifest:
   returned: success
   type: dict
 archive:
-  description: The tar written with O(pack); null without it.
+  description: The set's tar on the controller with O(pack); null without it.
+  returned: success
+  type: str
+controller_dir:
+  description: The private directory on the controller holding RV(archive); remove it when done.
   returned: success
   type: str
 step:

@@ -4,6 +4,10 @@ the plugin against real hosts)."""
 
 from __future__ import annotations
 
+import base64
+import os
+import shutil
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -81,10 +85,27 @@ ARGS = {"stage_dir": "/srv/stage/lab/", "cluster": "lab", "source_host": "cp2", 
         "kubeconfig": "/etc/kubernetes/admin.conf", "kubectl_path": None}
 
 
-def action(host, check_mode=False):
+class Connection:
+    """The task's connection: fetch_file copies `payload` to the controller path asked for."""
+
+    def __init__(self, payload=b"tar of the set", become=None, fails=False):
+        self.payload, self.become, self.fails, self.fetched = payload, become, fails, []
+
+    def fetch_file(self, remote, local):
+        self.fetched.append((remote, local))
+        if self.fails:
+            raise OSError("connection lost")
+        Path(local).write_bytes(self.payload)
+
+
+REMOVE_TAR = {"path": "/srv/stage/lab/transfer.tar", "state": "absent"}
+
+
+def action(host, check_mode=False, connection=None):
     plugin = object.__new__(ActionModule)
     plugin._task = SimpleNamespace(check_mode=check_mode)
     plugin._execute_module = host
+    plugin._connection = connection or Connection()
     plugin._warnings = []
     return plugin
 
@@ -96,9 +117,9 @@ def test_the_steps_in_order_on_one_host():
     assert [call[0] for call in host.calls] == [
         "ansible.builtin.file", "kubedr.kubeadm.etcd_lineage", "kubedr.kubeadm.etcd_snapshot",
         "kubedr.kubeadm.etcd_snapshot_info", "kubedr.kubeadm.kubeadm_config_collect",
-        "kubedr.kubeadm.backup_manifest", "ansible.builtin.command"]
+        "kubedr.kubeadm.backup_manifest", "ansible.builtin.command", "ansible.builtin.file"]
     calls = dict(host.calls)
-    assert calls["ansible.builtin.file"]["path"] == "/srv/stage/lab/etcd"
+    assert host.calls[0][1]["path"] == "/srv/stage/lab/etcd"
     assert calls["kubedr.kubeadm.etcd_snapshot"]["lineage"] == ["old1", "c1d2"]
     assert calls["kubedr.kubeadm.etcd_snapshot"]["dest"] == "/srv/stage/lab/etcd/snapshot.db"
     # only the collect options given reach kubeadm_config_collect (its defaults for the rest)
@@ -109,8 +130,34 @@ def test_the_steps_in_order_on_one_host():
     assert out["manifest"]["nodes"] == ["cp1", "cp2"] and out["manifest"]["set"] == "20261202T144901Z-r937"
     assert calls["ansible.builtin.command"]["argv"][-3:] == ["/srv/stage/lab/transfer.tar", "etcd", "config"]
     assert out["set"] == "20261202T144901Z-r937" and out["snapshot_changed"] and out["changed"]
-    assert out["archive"] == "/srv/stage/lab/transfer.tar"
+    # the tar came to a private directory on the controller and left the host's staging directory
+    assert plugin._connection.fetched == [("/srv/stage/lab/transfer.tar", out["archive"])]
+    assert Path(out["archive"]).read_bytes() == b"tar of the set"
+    assert os.path.dirname(out["archive"]) == out["controller_dir"]
+    assert oct(os.stat(out["controller_dir"]).st_mode & 0o777) == "0o700"
+    assert host.calls[-1] == ("ansible.builtin.file", REMOVE_TAR)
     assert plugin._warnings == ["kubelet-config not readable"]
+    shutil.rmtree(out["controller_dir"])
+
+
+def test_with_become_the_tar_comes_through_slurp():
+    host = Host({**ANSWERS, "ansible.legacy.slurp": {"content": base64.b64encode(b"root's tar").decode(),
+                                                     "encoding": "base64"}})
+    plugin = action(host, connection=Connection(become=object()))
+    out = plugin._stage(dict(ARGS), {})
+    assert Path(out["archive"]).read_bytes() == b"root's tar" and plugin._connection.fetched == []
+    shutil.rmtree(out["controller_dir"])
+
+
+def test_a_failed_transfer_leaves_no_copy_on_the_controller_nor_the_tar_on_the_host(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", None)  # TMPDIR is read again
+    host = Host(ANSWERS)
+    with pytest.raises(OSError, match="connection lost"):
+        action(host, connection=Connection(fails=True))._stage(dict(ARGS), {})
+    assert list(tmp_path.iterdir()) == []
+    assert host.calls[-1] == ("ansible.builtin.file", REMOVE_TAR)
 
 
 def test_an_unchanged_member_changes_nothing_and_no_pack_without_dir_target():
