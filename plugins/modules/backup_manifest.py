@@ -16,6 +16,8 @@ description:
     runs as, mode O(mode).
   - One module run where M(ansible.builtin.copy) with C(content) takes a checksum, a transfer and a second
     module run; the backup writes one manifest per set.
+  - Also writes the etcd_restore role's run records (C(started.json), C(restored.json), C(done.json)), with
+    O(keep_existing) for those that record the first run.
   - The manifest is the set's description (cluster, snapshot, members, nodes); it must hold no secrets (like
     every module argument, it is shown at C(-v)).
 author:
@@ -33,6 +35,10 @@ options:
     description: The file's mode, octal as a string.
     type: str
     default: "0600"
+  keep_existing:
+    description: Leave a file already at O(path) as it is, whatever it holds (a record of an earlier run).
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -73,6 +79,7 @@ def main():
             "path": {"type": "path", "required": True},
             "manifest": {"type": "dict", "required": True},
             "mode": {"type": "str", "default": "0600"},
+            "keep_existing": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
@@ -85,6 +92,8 @@ def main():
     if not os.path.isdir(directory):
         module.fail_json(msg=f"{directory} does not exist: the manifest goes beside the set's data, create"
                              " that first")
+    if module.params["keep_existing"] and os.path.lexists(path):
+        module.exit_json(changed=False, path=path)
     text = json.dumps(module.params["manifest"], indent=2, sort_keys=True) + "\n"
     try:
         with open(path, encoding="utf-8") as f:

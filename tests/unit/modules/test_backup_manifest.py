@@ -44,3 +44,11 @@ def test_a_missing_directory_or_a_bad_mode_names_the_fix(tmp_path, run_module):
     result = run_module(backup_manifest,
                         {"path": str(tmp_path / "m.json"), "manifest": MANIFEST, "mode": "rw"})
     assert result["failed"] and "octal" in result["msg"] and not (tmp_path / "m.json").exists()
+
+
+def test_keep_existing_leaves_the_first_runs_record(tmp_path, run_module):
+    path = tmp_path / "started.json"
+    first = run_module(backup_manifest, {"path": str(path), "manifest": MANIFEST, "keep_existing": True})
+    assert first["changed"] and json.loads(path.read_text()) == MANIFEST
+    again = run_module(backup_manifest, {"path": str(path), "manifest": {"other": 1}, "keep_existing": True})
+    assert not again["changed"] and json.loads(path.read_text()) == MANIFEST
