@@ -34,6 +34,7 @@ lint: venv changelog-lint docs-lint
 changelog-lint: venv  ## the release notes' fragments and changelogs/changelog.yaml (antsibull-changelog)
 	antsibull-changelog lint
 	antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+	$(PY) tools/release.py --check-only  # every module, plugin and role of galaxy.yml's version in its notes
 
 docs-lint: venv  ## every module's, plugin's and role's documentation (antsibull-docs lint-collection-docs)
 	$(PY) tools/docs.py lint
