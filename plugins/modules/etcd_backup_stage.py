@@ -24,7 +24,7 @@ description:
   - With O(pack), for a directory target, also packs C(etcd/) and C(config/) into C(<stage_dir>/transfer.tar),
     brings it to a new private (0700) directory on the controller (RV(controller_dir)) and removes it from the
     host. The caller removes RV(controller_dir) (it holds the CA keys), failure included.
-  - Under C(become) the tar comes through M(ansible.builtin.slurp), as M(ansible.builtin.fetch) does then:
+  - Under C(become) the tar comes through M(ansible.builtin.slurp), as M(ansible.builtin.fetch) does then,
     base64 in the controller's memory, about 1.4 times the set's size.
   - Implemented by the action plugin of the same name; the module itself runs nothing.
   - A failing step fails the task, naming the step, with that module's message.
