@@ -9,8 +9,8 @@ import time
 
 try:
     import yaml
-except ImportError:  # the controller always has it (ansible-core needs it); the module file only imports
-    yaml = None
+except ImportError:  # a managed host may lack it: there the module only reads ARGUMENT_SPEC; cluster_manifest
+    yaml = None  # runs in the action plugin, on the controller, which has it (ansible-core needs it)
 
 ARGUMENT_SPEC = {
     "stage_dir": {"type": "path", "required": True},
@@ -44,7 +44,7 @@ def cluster_manifest(cluster, set_id, source_host, member, info, snapshot, stage
     """The manifest beside the snapshot: what a restore or rebuild needs to know. No secrets."""
     try:
         cc = yaml.safe_load(staged.get("cluster_configuration") or "") or {}
-    except (yaml.YAMLError, AttributeError):
+    except yaml.YAMLError:
         cc = {}
     if not isinstance(cc, dict):
         cc = {}

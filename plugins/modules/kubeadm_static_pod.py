@@ -174,6 +174,7 @@ import signal
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kubedr.kubeadm.plugins.module_utils._kubectl import wait_for
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.static_pods import (
     DEFAULT_PORTS,
     StaticPodError,
@@ -195,35 +196,31 @@ def check_dirs(manifests_dir, stash_dir):
         raise StaticPodError(f"manifests_dir {manifests_dir} does not exist: is this a kubeadm node?")
 
 
-def wait_until(state, pods, timeout, kill_after=None, clock=time.monotonic, sleep=time.sleep,
-               look=observe, kill=os.kill):
+def wait_until(state, pods, timeout, kill_after=None):
     """Wait until every pod (dicts with executable and port) is in `state`; each pod gets `pids`,
     `port_open`, `killed` and `waited`. With kill_after (state stopped), processes still there that long
     after their port closed are sent SIGKILL. True when all settled within timeout."""
-    started = clock()
+    started = time.monotonic()
     closed_at = {}
     pending = list(pods)
-    while True:
+
+    def check():
         for pod in list(pending):
-            seen = look(pod["executable"], pod["port"])
-            pod.update(pids=seen["pids"], port_open=seen["port_open"], waited=round(clock() - started, 1))
-            if is_settled(state, seen):
+            pod.update(observe(pod["executable"], pod["port"]), waited=round(time.monotonic() - started, 1))
+            if is_settled(state, pod):
                 pending.remove(pod)
-                continue
-            if state == "stopped" and kill_after is not None and not seen["port_open"]:
-                since = closed_at.setdefault(pod["name"], clock())
-                if clock() - since >= kill_after:
-                    for pid in seen["pids"]:
+            elif state == "stopped" and kill_after is not None and not pod["port_open"]:
+                since = closed_at.setdefault(pod["name"], time.monotonic())
+                if time.monotonic() - since >= kill_after:
+                    for pid in pod["pids"]:
                         try:
-                            kill(pid, signal.SIGKILL)
+                            os.kill(pid, signal.SIGKILL)
                         except ProcessLookupError:
                             continue
                         pod["killed"].append(pid)
-        if not pending:
-            return True
-        if clock() - started >= timeout:
-            return False
-        sleep(POLL_INTERVAL)
+        return not pending, None
+
+    return wait_for(check, timeout, POLL_INTERVAL)[0]
 
 
 def failure(state, pod):
