@@ -63,12 +63,13 @@ class Lab:
             raise AssertionError(f"playbook {name} failed:\n{result.stdout[-6000:]}{result.stderr[-2000:]}")
         return result
 
-    def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    def kubectl(self, *args: str, check: bool = True,
+                request_timeout: int = 20) -> subprocess.CompletedProcess:
         from lab import kube
 
         result = subprocess.run([str(kube.kube_binary("kubectl")), f"--kubeconfig={self.dir / 'kubeconfig'}",
-                                 "--request-timeout=20s", *args], capture_output=True, text=True,
-                                timeout=60, check=False)
+                                 f"--request-timeout={request_timeout}s", *args],
+                                capture_output=True, text=True, timeout=60, check=False)
         if check and result.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed:\n{result.stderr}")
         return result
