@@ -100,7 +100,8 @@ def lab(tmp_path, local_repo):
     for ordinal, node in enumerate(NODES):
         snap = snapshots[f"lab/prod/data-db-{ordinal}"]
         plan.append({"pvc": f"data-db-{ordinal}", "namespace": "prod", "node": node,
-                     "path": str(volumes[ordinal]["target"]),
+                     "path": str(volumes[ordinal]["target"]), "repository": local_repo.repository,
+                     "password_file": str(password_file), "restic_path": str(local_repo.restic),
                      "snapshot": {"id": snap["id"], "short_id": snap["short_id"], "paths": snap["paths"],
                                   "time": snap["time"]}})
 
@@ -127,11 +128,8 @@ def lab(tmp_path, local_repo):
             "pv_restore_kubeconfig": "/dev/null",
             "pv_restore_namespace": "prod",
             "pv_restore_statefulset": "db",
-            "pv_restore_repository": local_repo.repository,
-            "pv_restore_password_file": str(password_file),
             "pv_restore_repository_env": {"RESTIC_CACHE_DIR": str(tmp_path / "cache")},
             "pv_restore_wait_timeout": 5,
-            "_pv_restore_plan": plan,
         },
         "tasks": [{"name": "Restore", "ansible.builtin.include_role": {
             "name": "kubedr.kubeadm.pv_restore", "tasks_from": "restore"}}],
@@ -140,19 +138,20 @@ def lab(tmp_path, local_repo):
     def run(*extra, node2=None, check=False):
         hostvars = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
         node2_vars = dict(hostvars)
-        if node2 == "stage":
-            node2_vars["restic_repository_info"] = {"restic_path": str(failing_restic)}
-        elif node2 == "swap":
+        if node2 == "swap":
             node2_vars["ansible_python_interpreter"] = str(failing_python)
         inventory = tmp_path / "inventory.yml"
         inventory.write_text(yaml.safe_dump({"all": {"hosts": {
-            "localhost": hostvars,
-            "node1": dict(hostvars, restic_repository_info={"restic_path": str(local_repo.restic)}),
-            "node2": dict({"restic_repository_info": {"restic_path": str(local_repo.restic)}}, **node2_vars),
-        }}}))
+            "localhost": hostvars, "node1": hostvars, "node2": node2_vars}}}))
+        # node2's restic fails its stage: the plan names each volume's restic, as pv_restore_plan does
+        planned = tmp_path / "plan.json"
+        planned.write_text(json.dumps({"_pv_restore_plan": [
+            dict(v, restic_path=str(failing_restic)) if node2 == "stage" and v["node"] == "node2" else v
+            for v in plan]}))
         log.write_text("")
         # the failing-swap interpreter reads the module file it is given: no pipelining
-        proc = ansible_playbook("-i", inventory, playbook, *extra, *(["--check"] if check else []),
+        proc = ansible_playbook("-i", inventory, playbook, "-e", f"@{planned}", *extra,
+                                *(["--check"] if check else []),
                                 env={"ANSIBLE_PIPELINING": "0"}, timeout=600)
         proc.calls = [json.loads(line) for line in log.read_text().splitlines()]
         proc.sts = json.loads(state.read_text())

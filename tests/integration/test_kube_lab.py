@@ -116,10 +116,11 @@ def test_api_keeps_serving_without_one_control_plane_host(kube_lab):
         wait_for(lambda: lab.kubectl(*create, check=False).returncode == 0, "API via the endpoint", 60)
         # The endpoint spreads connections; once its health checks have seen cp1's API server fail
         # (HAProxy's fall count; longer while etcd elects a leader), every one must find a live server.
+
         def every_connection_served() -> bool:
             return all(lab.kubectl("get", "configmap", marker, "-n", "default", "-o", "name",
                                    check=False, request_timeout=5).stdout.strip() == f"configmap/{marker}"
-                       for _ in range(6))
+                       for attempt in range(6))
         wait_for(every_connection_served, "six reads in a row through the endpoint", 90)
     finally:
         lab.ssh("cp1", "systemctl start kubelet")

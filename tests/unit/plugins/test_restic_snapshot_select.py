@@ -119,7 +119,10 @@ def run_role_choice(tmp_path, listing_by_pvc, **role_vars):
     listing = {
         "results": [
             {
-                "item": {"namespace": "ns", "pvc": pvc, "node": "w1", "path": "/mnt/disks/d"},
+                "item": {"namespace": "ns", "pvc": pvc, "node": "w1", "path": "/mnt/disks/d",
+                         # what pv_restore_plan asked for (module_utils/_pv_plan.py)
+                         "wanted": role_vars.get("pv_restore_snapshots", {}).get(
+                             pvc, role_vars.get("pv_restore_snapshot", "latest"))},
                 "snapshots": snaps,
             }
             for pvc, snaps in listing_by_pvc.items()
