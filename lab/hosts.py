@@ -67,6 +67,15 @@ def ns_files(host: Host) -> tuple[Path, Path]:
     return ns_dir() / f"{host.name}.mnt", ns_dir() / f"{host.name}.uts"
 
 
+def shared_copy(source: Path) -> Path:
+    """A copy of one of the lab's own files in the lab directory, which every host sees: the checkout may
+    lie under a directory the hosts mount over (a clone under /tmp or /srv)."""
+    target = lab_dir() / "bin" / source.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, target)
+    return target
+
+
 def enter(host: Host) -> list[str]:
     """argv prefix that runs a command inside the host's namespaces."""
     mnt, uts = ns_files(host)

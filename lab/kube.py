@@ -206,8 +206,8 @@ def start_proxy(spec: Spec, state: State, log) -> str:
     key = f"{vault.name}/apiserver-proxy"
     if not proc.alive(state.data["processes"].get(key)):
         backends = [f"{h.address}:{API_PORT}" for h in spec.by_role("control_plane")]
-        argv = [*hosts.enter(vault), "/usr/bin/python3", str(Path(__file__).with_name("apiserver_proxy.py")),
-                endpoint, *backends]
+        proxy = hosts.shared_copy(Path(__file__).with_name("apiserver_proxy.py"))
+        argv = [*hosts.enter(vault), "/usr/bin/python3", str(proxy), endpoint, *backends]
         log_path = vault.root / "log" / "apiserver-proxy.log"
         state.data["processes"][key] = proc.spawn(argv, log_path, env=HOST_ENV)
         state.save()

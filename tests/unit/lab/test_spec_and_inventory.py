@@ -70,3 +70,14 @@ def test_example_inventory_keeps_clusters_apart():
     assert host_vars(example, "fra-w03")["kubedr_cluster"] == "prod-fra"
     raw = yaml.safe_load((example / "hosts.yml").read_text())
     assert set(raw["all"]["children"]) >= {"dc_fra", "dc_ams", "control_plane", "workers", "backup_hosts"}
+
+
+def test_files_the_hosts_run_are_copied_where_every_host_sees_them(tmp_path, monkeypatch):
+    """A clone under /tmp: the vault host's private /tmp hides the checkout, not the lab directory."""
+    from lab import hosts
+
+    monkeypatch.setenv("KUBEDR_LAB_DIR", str(tmp_path / "lab"))
+    source = REPO / "lab" / "apiserver_proxy.py"
+    copy = hosts.shared_copy(source)
+    assert copy == tmp_path / "lab" / "bin" / "apiserver_proxy.py"
+    assert copy.read_bytes() == source.read_bytes()  # `up` refuses a lab directory the hosts mount over
