@@ -22,6 +22,20 @@ raise_sysctl() {
 raise_sysctl fs.inotify.max_user_instances 8192
 raise_sysctl fs.inotify.max_user_watches 1048576
 
+# Debian 12's own restic (0.14.0, older than the collection's floor), unpacked beside the builds and never
+# installed on the machine: tests/component/modules/test_restic_old_release.py shows it is refused clearly.
+debian_restic=/var/cache/kubedr/debian-restic
+if ! compgen -G "$debian_restic/*/usr/bin/restic" > /dev/null; then
+  scratch=$(mktemp -d)
+  get=(apt-get -qq -o APT::Sandbox::User=root download restic)  # root fetches into root's own temp dir
+  (cd "$scratch" && { "${get[@]}" || { apt-get update -qq && "${get[@]}"; }; })
+  deb=$(ls "$scratch"/restic_*.deb)
+  version=$(dpkg-deb -f "$deb" Version)
+  mkdir -p "$debian_restic/$version"
+  dpkg-deb -x "$deb" "$debian_restic/$version"
+  rm -rf "$scratch"
+fi
+
 [ ${#missing[@]} -eq 0 ] && exit 0
 # Keep the packages' maintainer scripts from starting sshd or containerd on the machine itself.
 if [ ! -e /usr/sbin/policy-rc.d ]; then

@@ -63,6 +63,13 @@ _UNREACHABLE = re.compile(
     r"permission denied \(publickey|could not resolve hostname|name or service not known|no such host|"
     r"connection reset by peer|connection closed by remote host", re.I)
 _LOCK_ID = re.compile(r"^[0-9a-f]{64}$")
+# an older restic refusing an option of ours (cobra's wording)
+_UNKNOWN_FLAG = re.compile(r"unknown (?:shorthand )?flag: '?(-[-\w]+)")
+
+# The oldest restic the collection runs with: exit codes 10-12 (no repository, locked, wrong password)
+# and --skip-if-unchanged came in 0.17.0; Debian 12's package (0.14.0) has neither.
+MINIMUM_VERSION = (0, 17, 0)
+MINIMUM = ".".join(map(str, MINIMUM_VERSION))
 
 # scheme://user:password@host... anywhere in a repository string (rest:https://, s3:https://, ...)
 _URL_CREDENTIALS = re.compile(
@@ -327,6 +334,12 @@ class Restic:
                    " and its SSH server (sftp) or REST server is running and reachable from this host"
                    " (routes, firewall), and for sftp that this host's SSH key is authorized there and"
                    " its host key trusted (the kubedr.kubeadm.restic role sets both up)")
+        elif _UNKNOWN_FLAG.search(detail):
+            option = _UNKNOWN_FLAG.search(detail).group(1)
+            msg = (f"{self.binary} does not know the option {option}: it is older"
+                   f" than restic {MINIMUM}, the oldest kubedr.kubeadm runs with (Debian 12 packages 0.14.0);"
+                   " install a newer restic, for example with the kubedr.kubeadm.restic role"
+                   f" (restic_install_method=file) ({detail})")
         else:
             msg = f"restic {verb} on {where} failed with rc {result.rc}: {detail or 'no error message'}"
         return ResticError(self.mask(msg), rc=result.rc, command=self.mask(" ".join(argv)),
@@ -367,3 +380,25 @@ def snapshot_summary(snapshot):
         "program_version": snapshot.get("program_version"),
         "summary": snapshot.get("summary"),
     }
+
+
+def parse_version(text):
+    """(major, minor, patch) from `restic version` output ("restic 0.19.1 compiled with ..."), else None."""
+    match = re.match(r"restic (\d+)\.(\d+)\.(\d+)", (text or "").strip())
+    return tuple(int(x) for x in match.groups()) if match else None
+
+
+def version_problem(path, text, pinned=None):
+    """Why the restic at path (its `restic version` output) will not do, or None: older than MINIMUM, or,
+    with pinned, not exactly that release."""
+    found = parse_version(text)
+    if found is None:
+        return f"{path} does not report a restic version ({(text or '').strip()[:200]!r})"
+    shown = ".".join(map(str, found))
+    if found < MINIMUM_VERSION:
+        return (f"{path} is restic {shown}, older than {MINIMUM}, the oldest kubedr.kubeadm runs with"
+                " (no exit codes 10-12, no --skip-if-unchanged); install a newer restic, for example with"
+                " restic_install_method=file and a binary of the pinned release")
+    if pinned and shown != pinned:
+        return f"{path} is restic {shown}, not {pinned}"
+    return None

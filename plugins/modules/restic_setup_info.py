@@ -24,9 +24,10 @@ author:
   - kubedr contributors (@kubedr)
 options:
   version:
-    description: The restic version the binary must report (C(restic version)).
+    description:
+      - The restic release the binary must report (C(restic version)), as with a binary shipped from the
+        controller. Omitted, any release from 0.17.0 on will do (a distro package); older ones never do.
     type: str
-    required: true
   expected_password:
     description: The repository password the password file must hold (its first line).
     type: str
@@ -112,6 +113,8 @@ from ansible_collections.kubedr.kubeadm.plugins.module_utils.restic import (
     RC_NO_REPOSITORY,
     RC_OK,
     ResticError,
+    parse_version,
+    version_problem,
 )
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.restic_common import (
     restic_argument_spec,
@@ -127,13 +130,11 @@ def binary_problems(module, path, version):
     if not path or not os.path.isfile(path) or not os.access(path, os.X_OK):
         return [f"restic is not installed at {path}"], None
     rc, out, err = module.run_command([path, "version"], environ_update={"RESTIC_PROGRESS_FPS": "0.016"})
-    words = out.split()
-    found = words[1] if rc == 0 and len(words) > 1 and words[0] == "restic" else None
+    found = parse_version(out) if rc == 0 else None
     if found is None:
         return [f"{path} version failed (rc {rc}): {(err or out).strip()[:200]}"], None
-    if found != version:
-        return [f"{path} is restic {found}, not {version}"], found
-    return [], found
+    problem = version_problem(path, out, version)
+    return ([problem] if problem else []), ".".join(map(str, found))
 
 
 def password_file_problems(path, expected):
@@ -198,7 +199,7 @@ def main():
     argument_spec = restic_argument_spec()
     argument_spec.update(
         password_file=dict(type="path", required=True, no_log=False),
-        version=dict(type="str", required=True),
+        version=dict(type="str"),
         expected_password=dict(type="str", required=True, no_log=True),
         ssh_config_file=dict(type="path", default="/root/.ssh/config"),
         ssh_config_marker=dict(type="str"),

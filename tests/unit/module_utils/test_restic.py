@@ -1,14 +1,19 @@
-"""The restic runner's pure helpers: URL masking, restic's JSON output and error lines."""
+"""The restic runner's pure helpers: URL masking, restic's JSON output and error lines, the version floor."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.restic import (
+    MINIMUM,
     error_messages,
     filter_args,
     mask_url,
     parse_json,
     parse_json_lines,
     url_passwords,
+    version_problem,
 )
 
 
@@ -53,3 +58,18 @@ def test_filter_args_all_tags_in_one_option():
     assert filter_args("h", ["a", "b"], ["/p", "/q"]) == [
         "--host", "h", "--tag", "a,b", "--path", "/p", "--path", "/q"]
     assert filter_args() == []
+
+
+def test_version_floor_and_pin():
+    assert version_problem("/usr/bin/restic", "restic 0.19.1 compiled with go1.25 on linux/amd64") is None
+    assert version_problem("/r", "restic 0.17.0 compiled with go1.22") is None
+    pinned = version_problem("/r", "restic 0.18.0 compiled", pinned="0.19.1")
+    assert pinned == "/r is restic 0.18.0, not 0.19.1"
+    old = version_problem("/usr/bin/restic", "restic 0.14.0 compiled with go1.19.8 on linux/amd64")
+    assert old.startswith("/usr/bin/restic is restic 0.14.0, older than 0.17.0")
+    assert version_problem("/r", "rustic 1.0") == "/r does not report a restic version ('rustic 1.0')"
+
+
+def test_the_restic_roles_floor_is_the_runners():
+    role_vars = Path(__file__).resolve().parents[3] / "roles/restic/vars/main.yml"
+    assert yaml.safe_load(role_vars.read_text())["_restic_minimum_version"] == MINIMUM
