@@ -68,7 +68,7 @@ def cmd_down(args) -> int:
         for host in spec.hosts:
             shutil.rmtree(host.root, ignore_errors=True)
         inventory.remove()
-    for leftover in ("ssh", "ns", "hosts"):
+    for leftover in ("ssh", "ns", "hosts", "bin"):  # bin: hosts.shared_copy
         shutil.rmtree(lab_dir() / leftover, ignore_errors=True)
     (lab_dir() / "restic-password").unlink(missing_ok=True)  # the repositories went with the hosts
     state.path.unlink(missing_ok=True)
