@@ -35,6 +35,47 @@ def api_version(cluster_configuration: str) -> str:
     return found.group(1) if found else DEFAULT_API_VERSION
 
 
+# kubeadm's configuration API by Kubernetes minor: v1beta3 up to 1.30, v1beta4 from 1.31 (which still
+# reads v1beta3, deprecated). The backed-up ClusterConfiguration says which its kubeadm wrote.
+API_VERSIONS = ("kubeadm.k8s.io/v1beta3", "kubeadm.k8s.io/v1beta4")
+FIRST_V1BETA4_MINOR = 31
+
+
+def api_version_for(written: str | None = None, kubernetes_version: str | None = None) -> str:
+    """The configuration API to write for a cluster: the one its ClusterConfiguration was written in, else
+    the one its Kubernetes version's kubeadm writes (v1beta4 when neither is known)."""
+    if written in API_VERSIONS:
+        return written
+    minor = re.match(r"v?1\.(\d+)", kubernetes_version or "")
+    if minor and int(minor.group(1)) < FIRST_V1BETA4_MINOR:
+        return API_VERSIONS[0]
+    return DEFAULT_API_VERSION
+
+
+def cluster_api_version(cluster_configuration: str) -> str:
+    """api_version_for the ClusterConfiguration text of the kubeadm-config ConfigMap."""
+    def field(name):
+        found = re.search(rf"^{name}:\s*(\S+)\s*$", cluster_configuration, re.MULTILINE)
+        return found.group(1) if found else None
+
+    return api_version_for(field("apiVersion"), field("kubernetesVersion"))
+
+
+def node_registration_for(version: str, registration: dict | None) -> dict:
+    """nodeRegistration in the shape `version` wants: v1beta4 made kubeletExtraArgs a list of {name, value}
+    (v1beta3 a map); either shape is taken, so an inventory written for one release serves the other."""
+    out = dict(registration or {})
+    args = out.get("kubeletExtraArgs")
+    if args is None:
+        return out
+    pairs = list(args.items()) if isinstance(args, dict) else [(a["name"], a["value"]) for a in args]
+    if version == API_VERSIONS[0]:
+        out["kubeletExtraArgs"] = {str(name): str(value) for name, value in pairs}
+    else:
+        out["kubeletExtraArgs"] = [{"name": str(name), "value": str(value)} for name, value in pairs]
+    return out
+
+
 def advertise_address(manifest: str) -> str:
     """The API server's --advertise-address from its static pod manifest ("" when absent)."""
     found = re.search(r"--advertise-address=([^\s\"']+)", manifest)
@@ -148,7 +189,7 @@ def join_configuration(
         "discovery": {
             "bootstrapToken": {"apiServerEndpoint": endpoint, "token": token, "caCertHashes": [ca_cert_hash]}
         },
-        "nodeRegistration": dict(node_registration or {}),
+        "nodeRegistration": node_registration_for(api_version, node_registration),
     }
     if certificate_key:
         config["controlPlane"] = {

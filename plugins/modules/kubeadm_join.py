@@ -57,8 +57,14 @@ options:
     elements: str
     default: []
   api_version:
-    description: The kubeadm configuration API version to write.
+    description:
+      - The kubeadm configuration API version to write, the cluster's own
+        (RV(kubedr.kubeadm.kubeadm_join_material#module:api_version)), V(kubeadm.k8s.io/v1beta3) up to
+        Kubernetes 1.30, V(kubeadm.k8s.io/v1beta4) from 1.31.
+      - O(node_registration) is written in that version's shape (C(kubeletExtraArgs) a map in v1beta3, a
+        list of C(name)/C(value) in v1beta4), whichever shape it is given in.
     type: str
+    choices: [kubeadm.k8s.io/v1beta3, kubeadm.k8s.io/v1beta4]
     default: kubeadm.k8s.io/v1beta4
   timeout:
     description:
@@ -126,6 +132,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kubedr.kubeadm.plugins.module_utils import bounded_run
 from ansible_collections.kubedr.kubeadm.plugins.module_utils._kubeadm import Kubeadm
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.kubeadm_join import (
+    API_VERSIONS,
+    DEFAULT_API_VERSION,
     JoinMaterialError,
     join_configuration,
 )
@@ -144,7 +152,7 @@ def main():
             "bind_port": {"type": "int", "default": 6443},
             "node_registration": {"type": "dict", "default": {}},
             "ignore_preflight_errors": {"type": "list", "elements": "str", "default": []},
-            "api_version": {"type": "str", "default": "kubeadm.k8s.io/v1beta4"},
+            "api_version": {"type": "str", "default": DEFAULT_API_VERSION, "choices": list(API_VERSIONS)},
             "timeout": {"type": "int", "default": 600},
         },
         supports_check_mode=True,

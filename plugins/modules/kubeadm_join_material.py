@@ -97,6 +97,13 @@ certificate_key:
     - Empty unless O(control_plane=true).
   returned: success, not in check mode
   type: str
+api_version:
+  description:
+    - The kubeadm configuration API of the cluster's ClusterConfiguration (the kubeadm-config ConfigMap), for
+      M(kubedr.kubeadm.kubeadm_join)'s O(kubedr.kubeadm.kubeadm_join#module:api_version).
+  returned: success, not in check mode
+  type: str
+  sample: kubeadm.k8s.io/v1beta4
 """
 
 import os
@@ -112,6 +119,7 @@ from ansible_collections.kubedr.kubeadm.plugins.module_utils.kubeadm_join import
     JoinMaterialError,
     advertise_address,
     certificate_key,
+    cluster_api_version,
     configuration,
     parse_join_command,
     token_id,
@@ -150,7 +158,7 @@ def main():
                              "give advertise_address (this host's API address)")
     if module.check_mode:
         module.exit_json(changed=True, endpoint="", token="", token_id="", ca_cert_hash="",
-                         certificate_key="")
+                         certificate_key="", api_version="")
 
     cluster_configuration, why = kubectl.configmap_key("kube-system", "kubeadm-config",
                                                        "ClusterConfiguration")
@@ -175,7 +183,8 @@ def main():
         module.fail_json(msg=str(error))
     finally:
         os.unlink(path)
-    module.exit_json(changed=True, certificate_key=key, **material)
+    module.exit_json(changed=True, certificate_key=key,
+                     api_version=cluster_api_version(cluster_configuration), **material)
 
 
 if __name__ == "__main__":

@@ -208,3 +208,42 @@ def test_the_id_comes_from_the_secret_name_when_its_data_has_none():
 def test_an_id_that_is_not_one_is_refused():
     with pytest.raises(m.JoinMaterialError, match="token id"):
         m.tokens_to_delete([], token_ids=["--all"])
+
+
+@pytest.mark.parametrize(("written", "kubernetes", "expected"), [
+    ("kubeadm.k8s.io/v1beta3", "v1.36.3", "kubeadm.k8s.io/v1beta3"),  # what the cluster wrote wins
+    ("kubeadm.k8s.io/v1beta4", None, "kubeadm.k8s.io/v1beta4"),
+    (None, "v1.30.14", "kubeadm.k8s.io/v1beta3"),
+    (None, "1.29.0", "kubeadm.k8s.io/v1beta3"),
+    (None, "v1.31.0", "kubeadm.k8s.io/v1beta4"),
+    ("kubeadm.k8s.io/v1beta2", "v1.33.1", "kubeadm.k8s.io/v1beta4"),  # unknown: by the release
+    (None, None, "kubeadm.k8s.io/v1beta4"),
+])
+def test_the_api_version_is_the_clusters_else_its_releases(written, kubernetes, expected):
+    assert m.api_version_for(written, kubernetes) == expected
+    text = (f"apiVersion: {written}\n" if written else "") + "kind: ClusterConfiguration\n" + (
+        f"kubernetesVersion: {kubernetes}\n" if kubernetes else "")
+    assert m.cluster_api_version(text) == expected
+
+
+LIST_ARGS = [{"name": "node-ip", "value": "10.0.0.1"}, {"name": "cgroup-root", "value": "/kubedr"}]
+MAP_ARGS = {"node-ip": "10.0.0.1", "cgroup-root": "/kubedr"}
+
+
+@pytest.mark.parametrize("given", [LIST_ARGS, MAP_ARGS])
+def test_kubelet_extra_args_take_each_versions_shape_from_either(given):
+    registration = {"name": "w1", "kubeletExtraArgs": given, "ignorePreflightErrors": ["SystemVerification"]}
+    v3 = m.node_registration_for("kubeadm.k8s.io/v1beta3", registration)
+    v4 = m.node_registration_for("kubeadm.k8s.io/v1beta4", registration)
+    assert v3["kubeletExtraArgs"] == MAP_ARGS and v4["kubeletExtraArgs"] == LIST_ARGS
+    assert v3["ignorePreflightErrors"] == v4["ignorePreflightErrors"] == ["SystemVerification"]
+    assert registration["kubeletExtraArgs"] is given  # the caller's dict is left alone
+    assert m.node_registration_for("kubeadm.k8s.io/v1beta3", {"name": "w1"}) == {"name": "w1"}
+
+
+def test_a_v1beta3_join_configuration_has_a_map_of_kubelet_args():
+    config = json.loads(m.join_configuration("198.18.0.16:6443", "abcdef.0123456789abcdef",
+                                             "sha256:" + "ab" * 32, {"kubeletExtraArgs": LIST_ARGS},
+                                             api_version="kubeadm.k8s.io/v1beta3"))
+    assert config["apiVersion"] == "kubeadm.k8s.io/v1beta3"
+    assert config["nodeRegistration"]["kubeletExtraArgs"] == MAP_ARGS

@@ -62,6 +62,7 @@ def test_control_plane_material_uploads_certs_then_creates_a_marked_token(run_mo
     assert result["changed"] and result["endpoint"] == "198.18.19.10:6443"
     assert result["token"] == TOKEN and result["token_id"] == "abcdef" and result["ca_cert_hash"] == HASH
     assert len(result["certificate_key"]) == 64
+    assert result["api_version"] == "kubeadm.k8s.io/v1beta4"  # the ConfigMap's, for kubeadm_join
     upload, create = calls(host)
     assert upload["argv"][:3] == ["init", "phase", "upload-certs"]
     assert create["argv"][:2] == ["token", "create"]
