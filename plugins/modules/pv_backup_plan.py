@@ -24,6 +24,8 @@ description:
   - Implemented by the action plugin of the same name; the module itself runs nothing.
 author:
   - kubedr contributors (@kubedr)
+extends_documentation_fragment:
+  - kubedr.kubeadm.pv_plan
 options:
   cluster:
     description: The kubedr cluster's name, first part of each restic host.
@@ -88,31 +90,6 @@ options:
     description: Retention rule (a restic duration).
     type: str
     default: ""
-  repository:
-    description: The repository for every node; empty uses each node's C(restic_repository_info).
-    type: str
-    default: ""
-  password_file:
-    description: The password file on the nodes; empty uses each node's C(restic_repository_info).
-    type: str
-    default: ""
-  restic_path:
-    description: restic on the nodes; empty uses each node's C(restic_repository_info), else C(restic).
-    type: str
-    default: ""
-attributes:
-  action:
-    support: full
-    description: All of it runs in the action plugin, on the controller.
-  check_mode:
-    support: full
-    description: Plans the same in check mode; it never changes anything.
-  diff_mode:
-    support: none
-    description: No diff is produced.
-  idempotent:
-    support: full
-    description: Reads only.
 seealso:
   - module: kubedr.kubeadm.k8s_local_pv_info
   - module: kubedr.kubeadm.restic_backup
