@@ -25,7 +25,7 @@ class ActionModule(ActionBase):
         volumes = [*(params.get("volumes") or []), *(params.get("discovered") or [])]
         nodes = {v.get("node") for v in volumes if isinstance(v, dict)}
         recorded = {n: hostvars[n].get("restic_repository_info") for n in nodes if n in inventory}
-        result.update(self.PLAN(params, params.get("discovered"), inventory, recorded), changed=False)
+        result.update(self.PLAN(params, inventory, recorded), changed=False)
         if result["problems"]:
             result.update(failed=True, msg=f"{'; '.join(result['problems'])}; {self.NOTHING_DONE}")
         return result

@@ -27,13 +27,18 @@ def repository_for(node: str, given: dict, recorded: dict | None) -> dict:
             "restic_path": given.get("restic_path") or recorded.get("restic_path") or None}
 
 
-def _repository_problem(volume: dict, inventory: set, repo: dict) -> str | None:
+def _located(volume: dict, params: dict, inventory: set, recorded: dict, problems: list) -> dict | None:
+    """repository_for the volume's node, or None with the reason added to problems: the node is not in the
+    inventory, or has no repository."""
+    repo = repository_for(volume["node"], params, recorded.get(volume["node"]))
     where = f"{volume['namespace']}/{volume['pvc']} is on node {volume['node']} ({volume['path']})"
     if volume["node"] not in inventory:
-        return f"{where}: that node must be in the inventory under its Node name"
-    if not repo["repository"]:
-        return (f"{where}: no repository for it: set the role's repository, or run the kubedr.kubeadm.restic "
-                "role on the node first")
+        problems.append(f"{where}: that node must be in the inventory under its Node name")
+    elif not repo["repository"]:
+        problems.append(f"{where}: no repository for it: set the role's repository, or run the "
+                        "kubedr.kubeadm.restic role on the node first")
+    else:
+        return repo
     return None
 
 
@@ -49,12 +54,12 @@ def _given_problem(index: int, volume) -> str | None:
     return None
 
 
-def backup_plan(params: dict, discovered: list | None, inventory: set, recorded: dict) -> dict:
+def backup_plan(params: dict, inventory: set, recorded: dict) -> dict:
     """The pv_backup role's plan.
 
     params: cluster, hook, exec_pre, exec_post, kubeconfig, volumes (given in the inventory; empty means
-    discovered), repository, password_file, restic_path, tags (extra snapshot tags), and the keep_* rules.
-    discovered: k8s_local_pv_info's volumes (None when not run). inventory: the inventory's host names.
+    discovered), discovered (k8s_local_pv_info's volumes; None when not run), repository, password_file,
+    restic_path, tags (extra snapshot tags), and the keep_* rules. inventory: the inventory's host names.
     recorded: node -> that node's restic_repository_info (or None).
 
     Returns problems (refusals, before anything is touched), volumes, groups (one per StatefulSet, or per
@@ -80,16 +85,12 @@ def backup_plan(params: dict, discovered: list | None, inventory: set, recorded:
     if given_problems:
         return {"problems": problems, "volumes": [], "groups": [], "nodes": [], "forget": False}
 
-    selected = given if given else [v for v in discovered or [] if v.get("pvc")]
+    selected = given if given else [v for v in params.get("discovered") or [] if v.get("pvc")]
     volumes, nodes, groups = [], {}, {}
     for found in selected:
-        volume = {"statefulset": "", "pod": "", **found}
-        volume["statefulset"] = volume["statefulset"] or ""
-        volume["pod"] = volume["pod"] or ""
-        repo = repository_for(volume["node"], params, recorded.get(volume["node"]))
-        problem = _repository_problem(volume, inventory, repo)
-        if problem:
-            problems.append(problem)
+        volume = {**found, "statefulset": found.get("statefulset") or "", "pod": found.get("pod") or ""}
+        repo = _located(volume, params, inventory, recorded, problems)
+        if repo is None:
             continue
         tags = [f"cluster:{params.get('cluster')}", f"namespace:{volume['namespace']}",
                 f"pvc:{volume['pvc']}"]
@@ -125,7 +126,7 @@ def _hook_problem(hook: str, params: dict, group: dict) -> str:
     return ""
 
 
-def restore_plan(params: dict, discovered: list, inventory: set, recorded: dict) -> dict:
+def restore_plan(params: dict, inventory: set, recorded: dict) -> dict:
     """The pv_restore role's volumes: the StatefulSet's discovered volumes, narrowed to params['pvcs'] when
     given, each with its repository and restic host and the snapshot asked for (params['snapshots'] by PVC,
     else params['snapshot']). Returns problems and volumes."""
@@ -133,7 +134,7 @@ def restore_plan(params: dict, discovered: list, inventory: set, recorded: dict)
     pvcs = list(params.get("pvcs") or [])
     snapshots = params.get("snapshots") or {}
     statefulset = f"{params.get('namespace')}/{params.get('statefulset')}"
-    found = {v["pvc"]: v for v in discovered if v.get("pvc")}
+    found = {v["pvc"]: v for v in params["discovered"] if v.get("pvc")}
     if not found:
         problems.append(f"StatefulSet {statefulset} has no bound local or hostPath volumes")
     unknown = sorted({*pvcs, *snapshots} - set(found))
@@ -144,10 +145,8 @@ def restore_plan(params: dict, discovered: list, inventory: set, recorded: dict)
     for pvc, volume in found.items():
         if pvcs and pvc not in pvcs:
             continue
-        repo = repository_for(volume["node"], params, recorded.get(volume["node"]))
-        problem = _repository_problem(volume, inventory, repo)
-        if problem:
-            problems.append(problem)
+        repo = _located(volume, params, inventory, recorded, problems)
+        if repo is None:
             continue
         volumes.append({**volume, **repo, "restic_host": restic_host(params.get("cluster") or "", volume),
                         "wanted": snapshots.get(pvc, params.get("snapshot") or "latest")})

@@ -30,9 +30,14 @@ def certificate_key() -> str:
     return secrets.token_hex(32)
 
 
+def _field(cluster_configuration: str, name: str) -> str | None:
+    """A top-level scalar of the ClusterConfiguration text, None when absent."""
+    found = re.search(rf"^{name}:\s*(\S+)\s*$", cluster_configuration, re.MULTILINE)
+    return found.group(1) if found else None
+
+
 def api_version(cluster_configuration: str) -> str:
-    found = re.search(r"^apiVersion:\s*(\S+)\s*$", cluster_configuration, re.MULTILINE)
-    return found.group(1) if found else DEFAULT_API_VERSION
+    return _field(cluster_configuration, "apiVersion") or DEFAULT_API_VERSION
 
 
 # kubeadm's configuration API by Kubernetes minor: v1beta3 up to 1.30, v1beta4 from 1.31 (which still
@@ -54,11 +59,8 @@ def api_version_for(written: str | None = None, kubernetes_version: str | None =
 
 def cluster_api_version(cluster_configuration: str) -> str:
     """api_version_for the ClusterConfiguration text of the kubeadm-config ConfigMap."""
-    def field(name):
-        found = re.search(rf"^{name}:\s*(\S+)\s*$", cluster_configuration, re.MULTILINE)
-        return found.group(1) if found else None
-
-    return api_version_for(field("apiVersion"), field("kubernetesVersion"))
+    return api_version_for(_field(cluster_configuration, "apiVersion"),
+                           _field(cluster_configuration, "kubernetesVersion"))
 
 
 def node_registration_for(version: str, registration: dict | None) -> dict:

@@ -334,9 +334,8 @@ class Restic:
                    " and its SSH server (sftp) or REST server is running and reachable from this host"
                    " (routes, firewall), and for sftp that this host's SSH key is authorized there and"
                    " its host key trusted (the kubedr.kubeadm.restic role sets both up)")
-        elif _UNKNOWN_FLAG.search(detail):
-            option = _UNKNOWN_FLAG.search(detail).group(1)
-            msg = (f"{self.binary} does not know the option {option}: it is older"
+        elif unknown := _UNKNOWN_FLAG.search(detail):
+            msg = (f"{self.binary} does not know the option {unknown.group(1)}: it is older"
                    f" than restic {MINIMUM}, the oldest kubedr.kubeadm runs with (Debian 12 packages 0.14.0);"
                    " install a newer restic, for example with the kubedr.kubeadm.restic role"
                    f" (restic_install_method=file) ({detail})")

@@ -27,8 +27,8 @@ DISCOVERED = [pv("data-data-0", "w1"), pv("data-data-1", "w2", ordinal=1, pod="d
 
 
 def backup(**params):
-    return plan.backup_plan({"cluster": "lab", "hook": "none", "kubeconfig": "/k", **params},
-                            params.get("discovered", DISCOVERED), INVENTORY, RECORDED)
+    return plan.backup_plan({"cluster": "lab", "hook": "none", "kubeconfig": "/k", "discovered": DISCOVERED,
+                             **params}, INVENTORY, RECORDED)
 
 
 def test_backup_groups_bound_volumes_by_statefulset_with_each_nodes_repository():
@@ -59,7 +59,7 @@ def test_the_roles_repository_settings_win_over_what_each_node_recorded():
 
 def test_a_node_outside_the_inventory_or_without_a_repository_is_refused_by_name():
     found = [pv("a", "w9"), pv("b", "cp1"), pv("c", "w1")]
-    got = plan.backup_plan({"cluster": "lab", "kubeconfig": "/k"}, found, INVENTORY, RECORDED)
+    got = plan.backup_plan({"cluster": "lab", "kubeconfig": "/k", "discovered": found}, INVENTORY, RECORDED)
     assert got["problems"] == [
         "app/a is on node w9 (/mnt/disks/a): that node must be in the inventory under its Node name",
         "app/b is on node cp1 (/mnt/disks/b): no repository for it: set the role's repository, or run the "
@@ -113,8 +113,8 @@ def test_any_retention_rule_means_forget():
 
 
 def restore(**params):
-    return plan.restore_plan({"cluster": "lab", "namespace": "app", "statefulset": "data", **params},
-                             params.get("discovered", DISCOVERED[:2]), INVENTORY, RECORDED)
+    return plan.restore_plan({"cluster": "lab", "namespace": "app", "statefulset": "data",
+                              "discovered": DISCOVERED[:2], **params}, INVENTORY, RECORDED)
 
 
 def test_restore_takes_the_statefulsets_volumes_each_with_the_snapshot_asked_for():
