@@ -40,6 +40,7 @@ from pathlib import Path
 
 from kube_bench import (  # first: it points lab at the bench lab
     ETCDCTL,
+    ETCDUTL,
     REPO,
     lab,
     lab_up,
@@ -99,9 +100,9 @@ def raw_backup(source, vault, cluster: str) -> list[tuple[str, float]]:
 
     sh(source, f"rm -rf {stage} {RAW}/trial && mkdir -p -m 0700 {stage}/etcd {stage}/config")
     step("etcdctl snapshot save", f"{etcdctl} snapshot save {stage}/etcd/snapshot.db > /dev/null")
-    step("etcdutl snapshot status", f"etcdutl snapshot status {stage}/etcd/snapshot.db -w json > /dev/null")
+    step("etcdutl snapshot status", f"{ETCDUTL} snapshot status {stage}/etcd/snapshot.db -w json > /dev/null")
     step("trial restore (etcdutl snapshot restore)",
-         f"etcdutl snapshot restore {stage}/etcd/snapshot.db --data-dir {RAW}/trial > /dev/null 2>&1"
+         f"{ETCDUTL} snapshot restore {stage}/etcd/snapshot.db --data-dir {RAW}/trial > /dev/null 2>&1"
          f" && rm -rf {RAW}/trial")
     step("ConfigMaps and nodes (kubectl)",
          f"{kubectl} -n kube-system get configmap kubeadm-config -o 'jsonpath={{.data.ClusterConfiguration}}'"

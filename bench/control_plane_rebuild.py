@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 
-from kube_bench import BIN, ETCDCTL, REPO, lab, lab_up, log  # first: it points lab at the bench lab
+from kube_bench import BIN, ETCDCTL, ETCDUTL, REPO, lab, lab_up, log  # first: it points lab at the bench lab
 
 from lab import kube  # noqa: E402  (after kube_bench)
 from lab.state import State  # noqa: E402
@@ -136,7 +136,7 @@ def raw_rebuild(spec) -> Stopwatch:
                ["sh", "-c", f"mkdir -p /etc/kubernetes/pki/etcd && {copies}"])
     peer = f"https://{first.address}:2380"
     watch.step("etcdutl snapshot restore", kube.in_host, first, [
-        "sh", "-c", "etcdutl snapshot restore /root/rebuild/etcd/snapshot.db"
+        "sh", "-c", f"{ETCDUTL} snapshot restore /root/rebuild/etcd/snapshot.db"
         f" --data-dir /var/lib/etcd/restored --name {first.name} --initial-cluster {first.name}={peer}"
         f" --initial-advertise-peer-urls {peer}"
         " --initial-cluster-token bench-raw --bump-revision 1000000000 --mark-compacted"

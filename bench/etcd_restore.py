@@ -36,6 +36,7 @@ from pathlib import Path
 
 from kube_bench import (  # first: it points lab at the bench lab
     ETCDCTL,
+    ETCDUTL,
     REPO,
     lab,
     lab_up,
@@ -151,7 +152,7 @@ def raw_restore(spec, snapshot: Path, run: int) -> Stopwatch:
     watch.step("old data aside, etcdutl snapshot restore on every member", each, members, lambda h: (
         f"d=/var/lib/etcd; a=$d/.bench-aside-{run}-{int(time.time())}; s=$d/.bench-new-{run};"
         f" mkdir $a && mv $d/member $a/ &&"
-        f" etcdutl snapshot restore {SNAPSHOT} --data-dir $s --name {h.name}"
+        f" {ETCDUTL} snapshot restore {SNAPSHOT} --data-dir $s --name {h.name}"
         f" --initial-cluster {cluster} --initial-advertise-peer-urls https://{h.address}:2380"
         f" --initial-cluster-token bench-raw-{run} --bump-revision {BUMP} --mark-compacted &&"
         f" mv $s/member $d/ && rmdir $s"))

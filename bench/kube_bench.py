@@ -19,8 +19,12 @@ os.environ.setdefault("KUBEDR_LAB_DIR", "/var/lib/kubedr-bench")
 os.environ.setdefault("KUBEDR_LAB_INVENTORY", str(REPO / ".cache" / "bench-inventory"))
 sys.path.insert(0, str(REPO))
 
-# etcdctl on a control-plane host, with kubeadm's healthcheck client certificate
-ETCDCTL = ["etcdctl", "--cacert=/etc/kubernetes/pki/etcd/ca.crt",
+from lab import kube  # noqa: E402  (after the lab directory is set)
+
+# etcdctl on a control-plane host, with kubeadm's healthcheck client certificate; both tools by absolute
+# path, since the lab's hosts, like stock nodes, have them only inside the etcd image
+ETCDUTL = kube.etcd_tool("etcdutl")
+ETCDCTL = [kube.etcd_tool("etcdctl"), "--cacert=/etc/kubernetes/pki/etcd/ca.crt",
            "--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt",
            "--key=/etc/kubernetes/pki/etcd/healthcheck-client.key", "--endpoints=https://127.0.0.1:2379"]
 

@@ -75,6 +75,12 @@ def kube_binary(tool: str) -> Path:
     return build.binary("kubernetes", versions()[0], tool)
 
 
+def etcd_tool(tool: str) -> str:
+    """etcdctl or etcdutl for tests and benchmarks, by absolute path: stock kubeadm nodes have them only
+    inside the etcd image, so the lab keeps them off the hosts' PATH (kubedr finds its own etcdutl)."""
+    return str(build.binary("etcd", versions()[1], tool))
+
+
 def in_host(host: Host, argv: list[str], check: bool = True, timeout: float = 600,
             input: str | None = None) -> subprocess.CompletedProcess:
     result = subprocess.run([*hosts.enter(host), *argv], capture_output=True, text=True, env=HOST_ENV,
@@ -113,9 +119,6 @@ def install(spec: Spec, state: State, host: Host, pause: str, log) -> None:
     tools = ["kubeadm", "kubelet", "kubectl"]
     for tool in tools:
         _link(kube_binary(tool), bindir / tool)
-    if host.role == "control_plane":
-        for tool in ("etcdctl", "etcdutl"):
-            _link(build.binary("etcd", versions()[1], tool), bindir / tool)
     for name in ("kubedr-kubelet-service", "systemctl"):
         shutil.copy2(Path(__file__).with_name("kubelet_service.py"), bindir / name)
         os.chmod(bindir / name, 0o755)

@@ -80,9 +80,15 @@ class ActionModule(ActionBase):
         if check:
             out["changed"] = changed
             return out
-        out["verify"] = run("verify the snapshot", "kubedr.kubeadm.etcd_snapshot_info",
-                            {"path": f"{stage}/etcd/snapshot.db", "scratch_dir": stage,
-                             "trial_restore": bool(args["trial_restore"])}, task_vars).get("snapshot") or {}
+        verify = {"path": f"{stage}/etcd/snapshot.db", "scratch_dir": stage,
+                  "trial_restore": args["trial_restore"]}
+        if args["trial_restore"]:
+            found = run("find etcdutl for the trial restore", "kubedr.kubeadm.etcdutl_binary",
+                        {"path": args["etcdutl_path"]}, task_vars)
+            changed |= bool(found.get("changed"))
+            verify["etcdutl_path"] = found["etcdutl"]["path"]
+        out["verify"] = run("verify the snapshot", "kubedr.kubeadm.etcd_snapshot_info", verify,
+                            task_vars).get("snapshot") or {}
         collect = {k: args[k] for k in COLLECT if args.get(k) is not None}
         staged = run("stage the PKI and the kubeadm configuration", "kubedr.kubeadm.kubeadm_config_collect",
                      {"stage_dir": stage, **collect}, task_vars)

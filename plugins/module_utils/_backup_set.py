@@ -21,6 +21,7 @@ ARGUMENT_SPEC = {
     "prefer": {"type": "str", "choices": ["auto", "grpc", "gateway"], "default": "auto"},
     "timeout": {"type": "int", "default": 30},
     "trial_restore": {"type": "bool", "default": True},
+    "etcdutl_path": {"type": "path"},
     "pki_dir": {"type": "path"},
     "manifests_dir": {"type": "path"},
     "kubeadm_config_file": {"type": "path"},

@@ -39,7 +39,7 @@ PKI_FILES = (
 )
 KUBELET_CONFIGURATION = "config/kubelet-config.yaml"  # optional: else a worker's /var/lib/kubelet/config.yaml
 # The preflight's probe prints name=value lines, and a marker=<run>/<phase> line per finished phase.
-PROBE_KEYS = ("kubeadm", "kubelet", "etcdutl", "cri", "cri_socket", "admin_conf")
+PROBE_KEYS = ("kubeadm", "kubelet", "cri", "cri_socket", "admin_conf")
 _PROBE_LINE = re.compile(r"^(\w+)=(.*)$", re.MULTILINE)
 
 
@@ -72,7 +72,7 @@ def request_problems(mode, confirm, cluster, replace, hosts):
 
 
 def parse_probe(stdout, run_id):
-    """A host's probe output as {kubeadm, kubelet, etcdutl, cri, cri_socket, markers, joined}: markers are
+    """A host's probe output as {kubeadm, kubelet, cri, cri_socket, markers, joined}: markers are
     the phases of run `run_id` the host finished; joined, that kubeadm joined it in this run (marked, or
     an admin.conf written after this run's reset)."""
     state = {key: "" for key in PROBE_KEYS}
@@ -92,6 +92,20 @@ def parse_probe(stdout, run_id):
         joined="joined" in markers or ("reset" in markers and admin_conf),
     )
     return state
+
+
+def with_etcdutl(states, found):
+    """The probed states with each host's etcdutl as kubedr.kubeadm.etcdutl_binary found it (by host; a
+    skipped or unreachable host's result is left out): its version, or why there is none."""
+    for host, result in (found or {}).items():
+        if (host not in states or not isinstance(result, dict) or result.get("skipped")
+                or result.get("unreachable")):
+            continue
+        if result.get("failed"):
+            states[host].update(etcdutl="", etcdutl_problem=result.get("msg") or "etcdutl_binary failed")
+        else:
+            states[host]["etcdutl"] = (result.get("etcdutl") or {}).get("version") or ""
+    return states
 
 
 def read_set(set_dir, label, cluster):
@@ -176,7 +190,8 @@ def host_problems(states, kubernetes_version, mode):
                 "(start containerd)"
             )
         if mode == "full" and not state.get("etcdutl"):
-            problems.append(f"{host}: no etcdutl to restore the snapshot with")
+            why = state.get("etcdutl_problem")
+            problems.append(f"{host}: no etcdutl to restore the snapshot with" + (f" ({why})" if why else ""))
     return problems
 
 

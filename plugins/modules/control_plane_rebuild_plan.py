@@ -58,6 +58,13 @@ options:
       - Each host's probe result as registered by the preflight (C(stdout) of C(name=value) lines, or
         C(unreachable)), by inventory name.
     type: dict
+  etcdutl:
+    description:
+      - Each host's M(kubedr.kubeadm.etcdutl_binary) result as registered by the preflight, by inventory name;
+        in full mode every host that answered needs one (its version, or the reason there is none, goes into
+        RV(hosts)).
+    type: dict
+    default: {}
   set_dir:
     description: Full mode, the backup set's copy on the controller.
     type: path
@@ -234,6 +241,7 @@ def decide(params):
         sha256 = (params["snapshot"] or {}).get("sha256", "")
         out["run_id"] = plan.run_id(params["run"], mode, sha256, params["replace"])
         states, left_out = probe_states(params["probes"], out["run_id"])
+        plan.with_etcdutl(states, params["etcdutl"])
         version = out.get("backup", {}).get("kubernetes_version", "")
         problems += plan.host_problems(states, version, mode)
         restore_pvs = mode == "full" and params["restore_pvs"]
@@ -279,6 +287,7 @@ def main():
             "first_host": {"type": "str", "default": ""},
             "run": {"type": "str", "default": ""},
             "probes": {"type": "dict"},
+            "etcdutl": {"type": "dict", "default": {}},
             "set_dir": {"type": "path"},
             "set_label": {"type": "str", "default": ""},
             "snapshot": {"type": "dict"},

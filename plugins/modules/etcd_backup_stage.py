@@ -61,9 +61,14 @@ options:
     type: int
     default: 30
   trial_restore:
-    description: Restore the snapshot into scratch space as part of the verification.
+    description:
+      - Restore the snapshot into scratch space as part of the verification, with the etcdutl
+        M(kubedr.kubeadm.etcdutl_binary) finds (read out of the node's etcd image on a stock kubeadm node).
     type: bool
     default: true
+  etcdutl_path:
+    description: An etcdutl the site installed, for O(trial_restore); see M(kubedr.kubeadm.etcdutl_binary).
+    type: path
   pki_dir:
     description: The kubeadm PKI directory to stage.
     type: path

@@ -98,6 +98,8 @@ options:
     description:
       - Path of the C(etcdutl) binary to use. When neither this nor O(etcdctl_path) is given, C(etcdutl)
         is looked up in E(PATH), then C(etcdctl).
+      - Stock kubeadm nodes have neither; M(kubedr.kubeadm.etcdutl_binary) reads one out of the node's etcd
+        image.
     type: path
   etcdctl_path:
     description:

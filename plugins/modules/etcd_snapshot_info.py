@@ -51,6 +51,8 @@ options:
     description:
       - The C(etcdutl) (or C(etcdctl) 3.5) binary used by O(trial_restore).
       - When omitted, C(etcdutl) and then C(etcdctl) are looked up on the C(PATH).
+      - Stock kubeadm nodes have neither; M(kubedr.kubeadm.etcdutl_binary) reads one out of the node's etcd
+        image.
     type: path
   timeout:
     description:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +65,12 @@ def snapshot(tmp_path_factory):
     return path
 
 
+def etcd_tool(name: str) -> Path:
+    from lab import build
+
+    return build.binary("etcd", ETCD_VERSIONS[-1], name)
+
+
 @pytest.fixture
 def hosts(tmp_path):
     """An inventory of cp1..cp3 on this machine; each one's etcd.yaml as kubeadm writes it (cp1 init, cp2
@@ -90,6 +97,8 @@ def hosts(tmp_path):
             "kubedr_cluster": "unit",
             "etcd_restore_manifests_dir": str(manifests),
             "etcd_restore_state_dir": str(tmp_path / host / "state"),
+            # these hosts have no containerd holding an etcd image to read etcdutl out of
+            "etcd_restore_etcdutl_path": str(etcd_tool("etcdutl")),
         }
     path = tmp_path / "hosts.yml"
     path.write_text(yaml.safe_dump(inventory))
@@ -140,3 +149,19 @@ def test_every_member_goes_on(hosts, snapshot):
     run = preflight(inventory, snapshot)
     assert run.returncode == 0, run.stdout[-4000:]
     assert "the play covers every etcd member (cp1, cp2, cp3; from the backup manifest" in run.stdout
+
+
+def test_no_etcdutl_is_refused_before_anything_stops(hosts, snapshot):
+    """No etcdutl named, none on the PATH and no containerd to read one out of the etcd image: the
+    preflight stops at that, naming what it tried and the fixes, with every manifest in place."""
+    if shutil.which("etcdutl"):
+        pytest.skip("this machine has an etcdutl on the PATH, which the module would take")
+    root, inventory = hosts
+    run = preflight(inventory, snapshot, "-e", "etcd_restore_etcdutl_path=")
+    assert run.returncode != 0, run.stdout[-4000:]
+    assert "Find etcdutl on each member host" in run.stdout.split("fatal:")[0].rsplit("TASK [", 1)[1]
+    assert "no etcdutl for this host (" in run.stdout and "Fix: set etcdutl_path" in run.stdout
+    assert "no etcdutl on the PATH" in run.stdout
+    for host in HOSTS:
+        assert sorted(os.listdir(root / host / "manifests")) == ["etcd.yaml", "kube-apiserver.yaml"]
+        assert not (root / host / "state" / "runs").exists()

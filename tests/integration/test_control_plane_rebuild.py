@@ -22,7 +22,7 @@ from lab import build, kube
 pytestmark = [pytest.mark.lab, pytest.mark.extended]
 CLUSTER = "kube-shared"  # the shared kubeadm lab (conftest.py), left healthy at the end
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
-ETCDCTL = ("etcdctl --cacert /etc/kubernetes/pki/etcd/ca.crt "
+ETCDCTL = (kube.etcd_tool("etcdctl") + " --cacert /etc/kubernetes/pki/etcd/ca.crt "
            "--cert /etc/kubernetes/pki/etcd/healthcheck-client.crt "
            "--key /etc/kubernetes/pki/etcd/healthcheck-client.key --endpoints https://127.0.0.1:2379 ")
 REPLACE_CP1 = ("-e", "control_plane_rebuild_mode=replace_member", "-e", "control_plane_rebuild_replace=cp1")

@@ -28,9 +28,10 @@ CLUSTER = "kdb-backup"
 CONTROL_PLANE = ["cp1", "cp2", "cp3"]
 PASSWORD_FILE = "/srv/kubedr/restic-password"
 DIR_ROOT = f"/srv/kubedr/etcd-backup-sets/{CLUSTER}"
-ETCDCTL = ("etcdctl --cacert /etc/kubernetes/pki/etcd/ca.crt "
+ETCDCTL = (kube.etcd_tool("etcdctl") + " --cacert /etc/kubernetes/pki/etcd/ca.crt "
            "--cert /etc/kubernetes/pki/etcd/healthcheck-client.crt "
            "--key /etc/kubernetes/pki/etcd/healthcheck-client.key --command-timeout=3s ")
+ETCDUTL = kube.etcd_tool("etcdutl")
 SUMMARY = re.compile(r"etcd backup (?P<cluster>\S+): revision=(?P<revision>\d+) source=(?P<source>\w+)"
                      r"\((?P<role>leader|follower)(?P<noquorum>,no-quorum)?\) size=(?P<size>[\d.]+ \w+) "
                      r"duration=(?P<duration>[\d.]+)s restic=(?P<restic>\S+) dir=(?P<dir>\S+) "
@@ -153,9 +154,9 @@ def test_snapshot_from_a_follower_restores_with_the_key(kube_lab, first_run):
     found = lab.ssh("cp1", f"find {scratch}/etcd -name snapshot.db").stdout.split()
     assert len(found) == 1, found
     db = found[0]
-    status = json.loads(lab.ssh("cp1", f"etcdutl snapshot status -w json {db}").stdout)
+    status = json.loads(lab.ssh("cp1", f"{ETCDUTL} snapshot status -w json {db}").stdout)
     assert status["revision"] == int(summary["revision"])
-    lab.ssh("cp1", f"etcdutl snapshot restore {db} --data-dir {scratch}/data --name cp1 "
+    lab.ssh("cp1", f"{ETCDUTL} snapshot restore {db} --data-dir {scratch}/data --name cp1 "
                    f"--initial-cluster cp1=https://127.0.0.1:2380 --initial-advertise-peer-urls https://127.0.0.1:2380")
     assert lab.ssh("cp1", f"test -d {scratch}/data/member/snap").returncode == 0
     # the key written before the backup is in the snapshot (bbolt stores keys unencrypted)

@@ -34,7 +34,7 @@ SPEC = Path(__file__).with_name("etcd_restore_lab_spec.toml")
 BACKUP_VARS = Path(__file__).with_name("etcd_backup_vars.yml")
 CLUSTER = "kube-restore"
 CONTROL_PLANE = ["cp1", "cp2", "cp3"]
-ETCDCTL = ("etcdctl --cacert /etc/kubernetes/pki/etcd/ca.crt "
+ETCDCTL = (kube.etcd_tool("etcdctl") + " --cacert /etc/kubernetes/pki/etcd/ca.crt "
            "--cert /etc/kubernetes/pki/etcd/healthcheck-client.crt "
            "--key /etc/kubernetes/pki/etcd/healthcheck-client.key ")
 STATE_DIR = "/etc/kubernetes/kubedr-etcd-restore"

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.lab
 SPEC = Path(__file__).with_name("kube_lab_spec.toml")
 CONTROL_PLANE = ["cp1", "cp2", "cp3"]
 WORKERS = ["w1", "w2"]
-ETCDCTL = ("etcdctl --cacert /etc/kubernetes/pki/etcd/ca.crt "
+ETCDCTL = (kube.etcd_tool("etcdctl") + " --cacert /etc/kubernetes/pki/etcd/ca.crt "
            "--cert /etc/kubernetes/pki/etcd/healthcheck-client.crt "
            "--key /etc/kubernetes/pki/etcd/healthcheck-client.key ")
 

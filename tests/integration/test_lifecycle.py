@@ -234,7 +234,7 @@ def test_replace_member_of_the_host_that_was_dead_then_backup(kube_lab):
     listing = json.loads(
         lab.ssh(
             "cp2",
-            "etcdctl --cacert /etc/kubernetes/pki/etcd/ca.crt"
+            kube.etcd_tool("etcdctl") + " --cacert /etc/kubernetes/pki/etcd/ca.crt"
             " --cert /etc/kubernetes/pki/etcd/healthcheck-client.crt"
             " --key /etc/kubernetes/pki/etcd/healthcheck-client.key"
             " --endpoints https://127.0.0.1:2379 member list -w json",

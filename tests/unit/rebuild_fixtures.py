@@ -11,13 +11,18 @@ def probe(markers=(), admin_conf="no", **tools):
     values = {
         "kubeadm": "v1.36.3",
         "kubelet": "v1.36.3",
-        "etcdutl": "3.6.5",
         "cri": "yes",
         "cri_socket": "/run/containerd/containerd.sock",
         **tools,
     }
     lines = [f"{key}={value}" for key, value in values.items()] + [f"admin_conf={admin_conf}"]
     return "\n".join(lines + [f"marker={m}" for m in markers]) + "\n"
+
+
+def found(version="3.6.5"):
+    """etcdutl_binary's result for a host, as the preflight registers it."""
+    return {"changed": False, "etcdutl": {"path": "/var/lib/kubedr/tools/etcdutl-0123", "version": version,
+                                          "source": "image"}}
 
 
 def write_set(root, cluster="lab", skip=(), configuration=None):

@@ -57,7 +57,8 @@ def test_request(mode, confirm, replace, expected):
 
 def test_probe_keeps_this_runs_markers_only():
     state = plan.parse_probe(probe(["full-aaaa/reset", "full-bbbb/init", "full-aaaa/joined"]), "full-aaaa")
-    assert state == {**READY, "markers": ["joined", "reset"], "joined": True}
+    probed = {k: v for k, v in READY.items() if k != "etcdutl"}  # etcdutl comes from etcdutl_binary
+    assert state == {**probed, "markers": ["joined", "reset"], "joined": True}
 
 
 @pytest.mark.parametrize(
@@ -76,17 +77,31 @@ def test_joined_in_this_run(markers, admin_conf, joined):
 
 def test_probe_of_a_bare_host():
     state = plan.parse_probe(
-        "kubeadm=\nkubelet=\netcdutl=\ncri_socket=/run/x.sock\ncri=no\nadmin_conf=no\n", "r"
+        "kubeadm=\nkubelet=\ncri_socket=/run/x.sock\ncri=no\nadmin_conf=no\n", "r"
     )
     assert state == {
         "kubeadm": "",
         "kubelet": "",
-        "etcdutl": "",
         "cri": False,
         "cri_socket": "/run/x.sock",
         "markers": [],
         "joined": False,
     }
+
+
+def test_etcdutl_found_or_why_not():
+    states = {h: plan.parse_probe(probe(), "r") for h in HOSTS}
+    plan.with_etcdutl(states, {
+        "cp1": {"changed": True, "etcdutl": {"version": "3.6.16", "source": "image"}},
+        "cp2": {"failed": True, "msg": "no etcdutl for this host (no ctr)"},
+        "cp3": {"skipped": True},
+        "gone": {"etcdutl": {"version": "3.6.16"}},
+    })
+    assert states["cp1"]["etcdutl"] == "3.6.16" and "etcdutl" not in states["cp3"] and "gone" not in states
+    assert plan.host_problems(states, "v1.36.3", "full") == [
+        "cp2: no etcdutl to restore the snapshot with (no etcdutl for this host (no ctr))",
+        "cp3: no etcdutl to restore the snapshot with",
+    ]
 
 
 def test_hosts_ready():

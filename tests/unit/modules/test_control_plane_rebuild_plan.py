@@ -4,13 +4,14 @@ set on disk, then PV snapshots; one failure lists every problem."""
 from __future__ import annotations
 
 from ansible_collections.kubedr.kubeadm.plugins.modules import control_plane_rebuild_plan as module
-from rebuild_fixtures import probe, snap, write_set
+from rebuild_fixtures import found, probe, snap, write_set
 
 HOSTS = ["cp1", "cp2", "cp3"]
 
 
 def request(**extra):
-    return {"mode": "full", "cluster": "lab", "confirm": "rebuild lab", "hosts": HOSTS, **extra}
+    return {"mode": "full", "cluster": "lab", "confirm": "rebuild lab", "hosts": HOSTS,
+            "etcdutl": {h: found() for h in HOSTS}, **extra}
 
 
 def test_the_request_alone(run_module):
@@ -61,11 +62,13 @@ def test_a_full_plan(run_module, tmp_path):
 def test_every_problem_at_once(run_module, tmp_path):
     probes = {
         "cp1": {"stdout": probe(kubeadm="v1.35.0")},
-        "cp2": {"stdout": probe(etcdutl="")},
+        "cp2": {"stdout": probe()},
         "cp3": {"unreachable": True},
     }
     args = request(
         probes=probes,
+        etcdutl={"cp1": found(), "cp2": {"failed": True, "msg": "no etcdutl for this host (no ctr)"},
+                 "cp3": {"skipped": True}},
         set_dir=str(write_set(tmp_path, cluster="prod", skip=("config/pki/sa.key",))),
         set_label="S1",
         snapshot={"valid": False, "problems": ["sha256 mismatch"]},
@@ -81,7 +84,7 @@ def test_every_problem_at_once(run_module, tmp_path):
         result["problems"][1],  # of cluster prod, checked in the module_utils tests
         "the snapshot does not verify: sha256 mismatch",
         "cp1: kubeadm is v1.35.0, the cluster runs v1.36.3",
-        "cp2: no etcdutl to restore the snapshot with",
+        "cp2: no etcdutl to restore the snapshot with (no etcdutl for this host (no ctr))",
         result["problems"][5],  # no restic_password
         "control_plane_rebuild_first_host cp3 did not answer: name one of cp1, cp2 or leave it empty",
     ]
@@ -92,9 +95,11 @@ def test_every_problem_at_once(run_module, tmp_path):
 
 
 def test_replace_member_reads_no_set(run_module):
-    probes = {h: {"stdout": probe(etcdutl="")} for h in HOSTS}
+    probes = {h: {"stdout": probe()} for h in HOSTS}
+    skipped = {h: {"skipped": True} for h in HOSTS}  # the preflight looks for etcdutl in full mode only
     result = run_module(
-        module, request(mode="replace_member", confirm="replace cp3 in lab", replace="cp3", probes=probes)
+        module, request(mode="replace_member", confirm="replace cp3 in lab", replace="cp3", probes=probes,
+                        etcdutl=skipped)
     )
     assert not result["failed"], result
     assert (result["first"], result["joiners"], result["targets"], result["run_id"]) == (

@@ -73,6 +73,8 @@ class Host:
 ANSWERS = {
     "kubedr.kubeadm.etcd_lineage": {"lineage": {"cluster_ids": ["old1", "c1d2"], "high_revision": 900}},
     "kubedr.kubeadm.etcd_snapshot": {"changed": True, "snapshot": SNAPSHOT},
+    "kubedr.kubeadm.etcdutl_binary": {"changed": False,
+                                      "etcdutl": {"path": "/var/lib/kubedr/tools/etcdutl-ab"}},
     "kubedr.kubeadm.etcd_snapshot_info": {"snapshot": {"revision": 937, "trial_restore": {"keys": 12}}},
     "kubedr.kubeadm.kubeadm_config_collect": {"changed": True, "cluster_configuration": CLUSTER_CONFIGURATION,
                                               "config_source": "configmap", "nodes": ["cp1", "cp2"],
@@ -80,7 +82,8 @@ ANSWERS = {
     "kubedr.kubeadm.backup_manifest": {"changed": True},
 }
 ARGS = {"stage_dir": "/srv/stage/lab/", "cluster": "lab", "source_host": "cp2", "source_member": MEMBERS[1],
-        "cluster_info": INFO, "prefer": "auto", "timeout": 30, "trial_restore": True, "pack": True,
+        "cluster_info": INFO, "prefer": "auto", "timeout": 30, "trial_restore": True, "etcdutl_path": None,
+        "pack": True,
         "pki_dir": "/etc/kubernetes/pki", "manifests_dir": None, "kubeadm_config_file": None,
         "kubeconfig": "/etc/kubernetes/admin.conf", "kubectl_path": None}
 
@@ -116,12 +119,16 @@ def test_the_steps_in_order_on_one_host():
     out = plugin._stage(dict(ARGS), {})
     assert [call[0] for call in host.calls] == [
         "ansible.builtin.file", "kubedr.kubeadm.etcd_lineage", "kubedr.kubeadm.etcd_snapshot",
-        "kubedr.kubeadm.etcd_snapshot_info", "kubedr.kubeadm.kubeadm_config_collect",
+        "kubedr.kubeadm.etcdutl_binary", "kubedr.kubeadm.etcd_snapshot_info",
+        "kubedr.kubeadm.kubeadm_config_collect",
         "kubedr.kubeadm.backup_manifest", "ansible.builtin.command", "ansible.builtin.file"]
     calls = dict(host.calls)
     assert host.calls[0][1]["path"] == "/srv/stage/lab/etcd"
     assert calls["kubedr.kubeadm.etcd_snapshot"]["lineage"] == ["old1", "c1d2"]
     assert calls["kubedr.kubeadm.etcd_snapshot"]["dest"] == "/srv/stage/lab/etcd/snapshot.db"
+    # the trial restore uses the etcdutl found (read out of the etcd image on a stock node)
+    assert calls["kubedr.kubeadm.etcdutl_binary"] == {"path": None}
+    assert calls["kubedr.kubeadm.etcd_snapshot_info"]["etcdutl_path"] == "/var/lib/kubedr/tools/etcdutl-ab"
     # only the collect options given reach kubeadm_config_collect (its defaults for the rest)
     assert calls["kubedr.kubeadm.kubeadm_config_collect"] == {
         "stage_dir": "/srv/stage/lab", "pki_dir": "/etc/kubernetes/pki",
@@ -179,6 +186,7 @@ def test_check_mode_stops_after_the_snapshot():
 
 @pytest.mark.parametrize("failing, step", [
     ("kubedr.kubeadm.etcd_snapshot", "snapshot the source member"),
+    ("kubedr.kubeadm.etcdutl_binary", "find etcdutl for the trial restore"),
     ("kubedr.kubeadm.etcd_snapshot_info", "verify the snapshot"),
     ("kubedr.kubeadm.kubeadm_config_collect", "stage the PKI and the kubeadm configuration"),
 ])
@@ -189,3 +197,12 @@ def test_a_failing_step_stops_there_and_is_named(failing, step):
     assert e.value.step == step and e.value.result["msg"] == "it broke"
     assert [call[0] for call in host.calls][-1] == failing
     assert "kubedr.kubeadm.backup_manifest" not in dict(host.calls)
+
+
+def test_without_the_trial_restore_no_etcdutl_is_looked_for():
+    host = Host(ANSWERS)
+    action(host)._stage({**ARGS, "trial_restore": False}, {})
+    calls = dict(host.calls)
+    assert "kubedr.kubeadm.etcdutl_binary" not in calls
+    assert calls["kubedr.kubeadm.etcd_snapshot_info"]["trial_restore"] is False
+    assert "etcdutl_path" not in calls["kubedr.kubeadm.etcd_snapshot_info"]
