@@ -7,7 +7,8 @@ A plain directory is swapped by two renames beside it (`<dir>.moved-<stamp>`, th
 `<dir>.restore-<stamp>` into its place). A mount point cannot be renamed: its entries move into
 `<dir>/.kubedr-moved-<stamp>` and the staged entries (`<dir>/.kubedr-restore-<stamp>`) up into it. A swap
 that fails part-way undoes the renames it made, so the directory keeps its old contents; what cannot be
-undone is named. Standard library only (runs on the managed hosts)."""
+undone is named. Where SELinux is enabled, restore_labels gives the swapped-in data the policy's labels
+back. Standard library only (runs on the managed hosts)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,20 @@ import os
 import stat
 import time
 
+from ansible_collections.kubedr.kubeadm.plugins.module_utils.bounded_run import RC_TIMEOUT
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.mount_points import is_mount_point
 
 MOVED_PREFIX = ".kubedr-moved-"
 SCRATCH_PREFIX = ".kubedr-restore-"
+SELINUX_FS = "/sys/fs/selinux"
 
 
 class SwapError(OSError):
     """A swap failed; the message says what was undone and where everything is."""
+
+
+class LabelError(OSError):
+    """The data is in place but its SELinux labels could not be put back; the message says how to."""
 
 
 def utc_stamp(now=None):
@@ -139,3 +146,33 @@ def _swap_mount(target, scratch, moved):
         raise SwapError(f"swapping {scratch} into mount point {target} failed: {e}; undone: {target} holds"
                         f" its old contents, the staged copy is still in {scratch}") from e
     os.rmdir(scratch)
+
+
+def selinux_enabled(selinuxfs=None):
+    """Whether SELinux is enabled, enforcing or permissive: the kernel mounts selinuxfs with its enforce
+    file only then."""
+    return os.path.isfile(os.path.join(selinuxfs or SELINUX_FS, "enforce"))
+
+
+def restore_labels(path, run, which, selinuxfs=None):
+    """Where SELinux is enabled, `restorecon -R` on `path` after a swap: renamed data keeps the labels of
+    the scratch space it was written in, which a confined etcd or pod may not be allowed to read.
+    `run(argv)` gives (rc, stdout, stderr), `which(name)` a path or None. Returns (argv, relabeled paths):
+    (None, []) where SELinux is off, an empty list when every label was right. Raises LabelError."""
+    if not selinux_enabled(selinuxfs):
+        return None, []
+    fix = f"install policycoreutils and run `restorecon -R {path}`"
+    restorecon = which("restorecon")
+    if not restorecon:
+        raise LabelError(f"SELinux is enabled but there is no restorecon: {path} holds the restored data"
+                         f" with the labels of where it was staged. Fix: {fix}")
+    argv = [restorecon, "-R", "-v", path]
+    rc, out, err = run(argv)
+    if rc != 0:
+        said = "it did not finish in time and was stopped" if rc == RC_TIMEOUT else (
+            f"rc {rc}: {(err or out).strip()[-500:]}")
+        raise LabelError(f"`{' '.join(argv)}` failed ({said}): {path} holds the restored data with the labels"
+                         f" of where it was staged. Fix: run `restorecon -R {path}` by hand")
+    # -v prints one line per file it relabeled ("Relabeled <path> from <old> to <new>")
+    return argv, [line[len("Relabeled "):].rsplit(" from ", 1)[0] for line in out.splitlines()
+                  if line.startswith("Relabeled ")]

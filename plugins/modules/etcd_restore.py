@@ -232,6 +232,12 @@ restore:
       description: Path of the marker file.
       type: str
       sample: /var/lib/etcd/.kubedr-restore.json
+    selinux_relabeled:
+      description:
+        - How many paths under the data directory C(restorecon -R) gave their policy labels back (the restored
+          data keeps the labels of the scratch directory it was written in); null where SELinux is off or in
+          check mode. A rerun runs it again, so a relabel that failed is finished by running the task again.
+      type: int
 commands:
   description: Commands run (argv lists; they contain no secrets).
   returned: success
@@ -379,7 +385,7 @@ def restore(module):
     mount_point = _fs.mount_point(data_dir)
     result = dict(wanted, data_dir=data_dir, snapshot=p["snapshot"], moved_aside=None, tool=None,
                   tool_path=None, mount_point=mount_point, marker=os.path.join(data_dir, MARKER),
-                  snapshot_revision=snapshot_revision)
+                  snapshot_revision=snapshot_revision, selinux_relabeled=None)
     actions = []
     if same_restore(previous, wanted, data_dir):
         result.update(moved_aside=previous.get("moved_aside"), tool=previous.get("tool"),
@@ -422,6 +428,24 @@ def restore(module):
     return True, result, commands, actions, previous, marker
 
 
+def restore_labels(module, result, commands, actions):
+    """Where SELinux is enabled, the data dir's policy labels back (after a swap, and on every rerun, so a
+    relabel that failed is finished by the next run); whether any label changed."""
+    def run(argv):
+        return bounded_run.module_run(module, argv, module.params["timeout"])
+
+    try:
+        argv, relabeled = _fs.restore_labels(result["data_dir"], run, module.get_bin_path)
+    except _fs.LabelError as e:
+        module.fail_json(msg=str(e), commands=commands, actions=actions)
+    result["selinux_relabeled"] = None if argv is None else len(relabeled)
+    if argv:
+        commands.append(argv)
+    if relabeled:
+        actions.append(f"restored the SELinux labels of {len(relabeled)} paths under {result['data_dir']}")
+    return bool(relabeled)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -444,6 +468,8 @@ def main():
     )
     bounded_run.require_timeout(module)
     changed, result, commands, actions, before, after = restore(module)
+    if not module.check_mode:
+        changed = restore_labels(module, result, commands, actions) or changed
     extra = {}
     if module._diff:
         extra["diff"] = {"before": before or {}, "after": after or {}}

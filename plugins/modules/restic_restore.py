@@ -194,6 +194,13 @@ restore:
     moved_aside:
       description: Where the previous contents of the target now are; null when there were none.
       type: str
+    selinux_relabeled:
+      description:
+        - How many paths under the target C(restorecon -R) gave their policy labels back after the swap (the
+          restored data keeps the labels of the scratch directory it was written in); null where SELinux is
+          off, in check mode, or when nothing was swapped. A rerun runs it again, so a relabel that failed
+          is finished by running the task again.
+      type: int
     mode:
       description: The O(mode) of the run.
       type: str
@@ -240,7 +247,7 @@ import stat
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubedr.kubeadm.plugins.module_utils import _fs
+from ansible_collections.kubedr.kubeadm.plugins.module_utils import _fs, bounded_run
 from ansible_collections.kubedr.kubeadm.plugins.module_utils._fs import MOVED_PREFIX, SCRATCH_PREFIX
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.restic import ResticError
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.restic_common import (
@@ -346,7 +353,7 @@ def new_result(params, target, mode, snapshot_id=None, snapshot_time=None):
     return dict(mode=mode, snapshot_id=snapshot_id, snapshot_time=snapshot_time, subpath=params["subpath"],
                 target=target, mount_point=_fs.mount_point(target), moved_aside=None,
                 marker=marker_path(target), staged=None, swapped=False, discarded=None,
-                files_restored=0, bytes_restored=0, total_files=0, total_bytes=0)
+                selinux_relabeled=None, files_restored=0, bytes_restored=0, total_files=0, total_bytes=0)
 
 
 def is_current(target, wanted):
@@ -467,7 +474,7 @@ def swap(module, params, target):
         if previous and matches_asked(params, previous) and is_current(target, wanted_of(
                 params, previous["snapshot_id"])):
             result.update(snapshot_id=previous["snapshot_id"], snapshot_time=previous.get("snapshot_time"))
-            return False, result
+            return (not module.check_mode and restore_labels(module, target, result)), result
         if module.check_mode:  # the stage before it, in check mode too, staged nothing
             return True, result
         raise RestoreError(f"nothing is staged for {target} ({staged_record_path(target)} is missing):"
@@ -505,7 +512,19 @@ def swap(module, params, target):
         moved_aside=result["moved_aside"]))
     os.remove(staged_record_path(target))
     result.update(staged=None, swapped=True)
+    restore_labels(module, target, result)
     return True, result
+
+
+def restore_labels(module, target, result):
+    """Where SELinux is enabled, the target's policy labels back (after a swap, and on every rerun, so a
+    relabel that failed is finished by the next run); whether any label changed. Raises LabelError."""
+    def run(argv):
+        return bounded_run.module_run(module, argv, module.params["timeout"])
+
+    argv, relabeled = _fs.restore_labels(target, run, module.get_bin_path)
+    result["selinux_relabeled"] = None if argv is None else len(relabeled)
+    return bool(relabeled)
 
 
 def discard(module, params, target):
@@ -530,8 +549,10 @@ def restore(module, restic, params):
     if mode == "discard":
         return discard(module, params, target)
     staged_changed, result = stage(module, restic, params, target)
-    if mode == "stage" or result["staged"] is None:  # restore: nothing to swap (current, or check mode)
+    if mode == "stage":
         return staged_changed, result
+    if result["staged"] is None:  # nothing to swap: the target is current, or check mode
+        return (not module.check_mode and restore_labels(module, target, result)) or staged_changed, result
     swapped_changed, swapped = swap(module, dict(params, snapshot=result["snapshot_id"]), target)
     swapped["mode"] = mode
     return staged_changed or swapped_changed, swapped
@@ -561,7 +582,7 @@ def main():
         changed, result = restore(module, restic, module.params)
     except ResticError as e:
         module.fail_json(commands=restic.commands, **e.fail_kwargs())
-    except (RestoreError, OSError) as e:
+    except (RestoreError, OSError) as e:  # _fs.SwapError and _fs.LabelError among them
         module.fail_json(msg=restic.mask(str(e)), commands=restic.commands)
     for warning in restic.warnings:
         module.warn(warning)

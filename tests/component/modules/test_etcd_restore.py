@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import fake_selinux
 import pytest
 from ansible_collections.kubedr.kubeadm.plugins.module_utils.etcd_client import EtcdClient
 from ansible_collections.kubedr.kubeadm.plugins.modules import etcd_restore
@@ -230,3 +231,39 @@ def test_mount_point_data_dir(run_module, snapshot, etcd_version, tmp_path, monk
         assert got["count"] == len(KEYS)
     finally:
         cluster.stop()
+
+
+def test_selinux_labels_restored_after_the_swap_and_on_rerun(run_module, snapshot, etcd_version, tmp_path,
+                                                             monkeypatch):
+    """SELinux enabled (stand-ins: it cannot run here): the swapped-in data dir is relabeled, a rerun runs
+    restorecon again and is unchanged when every label is right; a failing restorecon fails the task with
+    the restored data in place and the old data kept."""
+    snap = snapshot[0]
+    fake = fake_selinux.enable(monkeypatch, tmp_path / "se")
+    data_dir = tmp_path / "etcd"
+    (data_dir / "member").mkdir(parents=True)
+    initial = "solo=https://10.0.0.1:2380"
+    args = restore_args(snap, data_dir, "solo", initial, etcd_version)
+    result = run_module(etcd_restore, args)
+    assert result["changed"] is True and result["restore"]["selinux_relabeled"] > 2, result
+    assert fake.call_log() == [f"-R -v {data_dir}"]
+    assert result["commands"][-1][1:] == ["-R", "-v", str(data_dir)]
+    assert any("SELinux labels" in action for action in result["actions"])
+    again = run_module(etcd_restore, args)
+    assert again["changed"] is False and again["restore"]["selinux_relabeled"] == 0, again
+    assert len(fake.call_log()) == 2
+    checked = run_module(etcd_restore, dict(args, _ansible_check_mode=True))
+    assert checked["changed"] is False and len(fake.call_log()) == 2  # check mode runs no restorecon
+
+    broken = tmp_path / "broken"
+    fake = fake_selinux.enable(monkeypatch, broken, fail="restorecon: Operation not permitted")
+    other = tmp_path / "etcd2"
+    (other / "member").mkdir(parents=True)
+    (other / "member" / "old").write_text("old")
+    failed = run_module(etcd_restore, restore_args(snap, other, "solo", initial, etcd_version))
+    assert failed["failed"] is True, failed
+    assert "Operation not permitted" in failed["msg"]
+    assert f"run `restorecon -R {other}` by hand" in failed["msg"]
+    assert (other / "member" / "snap" / "db").exists()  # restored, swapped in
+    kept = [p for p in other.parent.iterdir() if p.name.startswith("etcd2.moved-")]
+    assert len(kept) == 1 and (kept[0] / "member" / "old").read_text() == "old"

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 
+import fake_selinux
 import pytest
 import restic_fixtures
 from ansible_collections.kubedr.kubeadm.plugins.modules import restic_backup, restic_restore
@@ -355,3 +356,27 @@ def test_mount_point_target_is_staged_inside_it(run_module, local_repo, tmp_path
     assert restored == tree_checksums(src)
     assert oct(os.stat(target).st_mode & 0o777) == oct(0o700)
     assert not run_module(restic_restore, dict(args, mode="stage"))["changed"]
+
+
+def test_selinux_labels_restored_after_the_swap_and_on_rerun(run_module, local_repo, tmp_path, monkeypatch):
+    """SELinux enabled (stand-ins: it cannot run here): the swapped-in PV data is relabeled, a rerun runs
+    restorecon again and changes nothing once every label is right; a failing restorecon fails the task
+    naming the fix, the restored data in place."""
+    src = make_tree(tmp_path / "src")
+    backed_up(run_module, local_repo, src, tags=["pv"])
+    fake = fake_selinux.enable(monkeypatch, tmp_path / "se")
+    target = tmp_path / "disks" / "disk1"
+    args = local_repo.args(subpath=str(src), target=str(target), tags=["pv"])
+    restored = run_module(restic_restore, args)
+    assert restored["changed"] and restored["restore"]["selinux_relabeled"] > 3, restored
+    assert fake.call_log() == [f"-R -v {target}"]
+    again = run_module(restic_restore, args)
+    assert not again["changed"] and again["restore"]["selinux_relabeled"] == 0, again
+    assert len(fake.call_log()) == 2
+
+    fake_selinux.enable(monkeypatch, tmp_path / "broken", fail="restorecon: Operation not permitted")
+    other = tmp_path / "disks" / "disk2"
+    failed = run_module(restic_restore, dict(args, target=str(other)))
+    assert failed["failed"] and "Operation not permitted" in failed["msg"], failed
+    assert f"run `restorecon -R {other}` by hand" in failed["msg"]
+    assert tree_checksums(other) == tree_checksums(src)

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import subprocess
 
+import fake_selinux
 import pytest
 from ansible_collections.kubedr.kubeadm.plugins.module_utils import _fs
+from ansible_collections.kubedr.kubeadm.plugins.module_utils.bounded_run import RC_TIMEOUT
 
 
 def tree(path):
@@ -158,3 +162,55 @@ def test_a_plain_swap_into_an_empty_dir_failing_brings_the_dir_back(monkeypatch,
     monkeypatch.undo()
     assert entries(tmp_path) == ["data", "data.restore-X"]
     assert oct(os.stat(target).st_mode & 0o777) == oct(0o750)
+
+
+# --- SELinux labels after a swap (SELinux cannot run here: selinuxfs and restorecon are stand-ins) -------
+
+def run(argv):
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_labels_are_left_alone_where_selinux_is_off(tmp_path):
+    assert _fs.selinux_enabled(str(tmp_path)) is False  # no enforce file: selinuxfs not mounted
+
+    def which(name):
+        raise AssertionError("restorecon looked for with SELinux off")
+
+    assert _fs.restore_labels(str(tmp_path), run, which, selinuxfs=str(tmp_path)) == (None, [])
+
+
+def test_labels_restored_after_a_swap_then_nothing_to_do(tmp_path, monkeypatch):
+    fake = fake_selinux.enable(monkeypatch, tmp_path / "se")
+    target = tmp_path / "var-lib-etcd"
+    (target / "member" / "snap").mkdir(parents=True)
+    (target / "member" / "snap" / "db").write_text("x")
+    argv, relabeled = _fs.restore_labels(str(target), run, shutil.which)
+    assert argv == [str(tmp_path / "se" / "bin" / "restorecon"), "-R", "-v", str(target)]
+    assert relabeled == [str(target), f"{target}/member", f"{target}/member/snap", f"{target}/member/snap/db"]
+    assert _fs.restore_labels(str(target), run, shutil.which) == (argv, [])
+    assert fake.call_log() == [f"-R -v {target}"] * 2
+
+
+def test_a_path_with_spaces_is_read_back_whole(tmp_path, monkeypatch):
+    fake_selinux.enable(monkeypatch, tmp_path / "se")
+    target = tmp_path / "pv data"
+    target.mkdir()
+    assert _fs.restore_labels(str(target), run, shutil.which)[1] == [str(target)]
+
+
+def test_no_restorecon_names_the_package_and_the_command(tmp_path, monkeypatch):
+    fake_selinux.enable(monkeypatch, tmp_path / "se")
+    with pytest.raises(_fs.LabelError, match=r"SELinux is enabled but there is no restorecon: /srv/pv holds"
+                       r" the restored data .* install policycoreutils and run `restorecon -R /srv/pv`"):
+        _fs.restore_labels("/srv/pv", run, lambda name: None)
+
+
+def test_a_failing_or_hanging_restorecon_says_how_to_finish(tmp_path, monkeypatch):
+    fake_selinux.enable(monkeypatch, tmp_path / "se",
+                        fail="restorecon: lstat(/srv/pv) failed: Permission denied")
+    with pytest.raises(_fs.LabelError, match=r"-R -v /srv/pv` failed \(rc 1: restorecon: lstat.*Permission"
+                       r" denied\): /srv/pv holds the restored data .* run `restorecon -R /srv/pv` by hand"):
+        _fs.restore_labels("/srv/pv", run, shutil.which)
+    with pytest.raises(_fs.LabelError, match="did not finish in time and was stopped"):
+        _fs.restore_labels("/srv/pv", lambda argv: (RC_TIMEOUT, "", ""), shutil.which)
