@@ -177,7 +177,7 @@ def cmd_wipe(args) -> int:
     state = State.load()
     spec = _spec_or_exit(state)
     for name in args.hosts:
-        kube.wipe(spec.host(name), log)
+        kube.wipe(spec.host(name), log, tuple(args.keep))
     return 0
 
 
@@ -215,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     link.set_defaults(func=cmd_link)
     wipe = sub.add_parser("wipe", help="drills: make kubeadm lab nodes look reinstalled (cluster state gone)")
     wipe.add_argument("hosts", nargs="+")
+    wipe.add_argument("--keep", action="append", default=[], metavar="DIR",
+                      help="a cluster-state directory left as it is (a disk that survived): /var/lib/etcd")
     wipe.set_defaults(func=cmd_wipe)
     bld = sub.add_parser("build", help="build the pinned binaries into the cache (cached per version)")
     bld.add_argument("names", nargs="*",

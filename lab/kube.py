@@ -460,9 +460,14 @@ def up(spec: Spec, state: State, log) -> None:
 CLUSTER_STATE = ("/etc/kubernetes", "/var/lib/etcd", "/var/lib/kubelet", "/var/lib/kubedr")
 
 
-def wipe(host: Host, log) -> None:
+def wipe(host: Host, log, keep: tuple[str, ...] = ()) -> None:
     """Make a node look reinstalled, for disaster drills: its kubelet stopped, its containers killed,
-    and the contents of every cluster-state directory gone. Binaries, images and containerd stay."""
+    and the contents of every cluster-state directory but those in `keep` gone (a disk of its own, such as
+    /var/lib/etcd's, survives a reinstall with the old data). Binaries, images and containerd stay."""
+    unknown = set(keep) - set(CLUSTER_STATE)
+    if unknown:
+        raise ValueError(f"wipe --keep {', '.join(sorted(unknown))}: not one of {', '.join(CLUSTER_STATE)}")
+    emptied = [d for d in CLUSTER_STATE if d not in keep]
     in_host(host, ["systemctl", "stop", "kubelet"])
     tasks = in_host(host, ["ctr", "-n", "k8s.io", "tasks", "ls", "-q"]).stdout.split()
     for task in tasks:
@@ -474,8 +479,8 @@ def wipe(host: Host, log) -> None:
 
     wait_for(f"{host.name}: etcd and the API server stopped", stopped, 60, log)
     # the directories themselves are the host's private mounts: empty them in place
-    in_host(host, ["sh", "-c", " ".join(f"rm -rf {d}/* {d}/.[!.]*;" for d in CLUSTER_STATE)])
-    log(f"  wiped {host.name}: {', '.join(CLUSTER_STATE)} emptied, {len(tasks)} containers killed")
+    in_host(host, ["sh", "-c", " ".join(f"rm -rf {d}/* {d}/.[!.]*;" for d in emptied)])
+    log(f"  wiped {host.name}: {', '.join(emptied)} emptied, {len(tasks)} containers killed")
 
 
 def workload_ready():

@@ -9,8 +9,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import re
 import secrets
+
+from ansible_collections.kubedr.kubeadm.plugins.module_utils._fs import MOVED_PREFIX
+from ansible_collections.kubedr.kubeadm.plugins.module_utils.move_aside import ASIDE_PREFIX
+
+# old data kubedr kept inside a mount point: a restore's swap, and move_aside's and kubeadm_reset's
+KEPT_PREFIXES = (MOVED_PREFIX, ASIDE_PREFIX)
 
 DEFAULT_API_VERSION = "kubeadm.k8s.io/v1beta4"
 # A bootstrap token is "<id>.<secret>"; the id is public (the Secret bootstrap-token-<id> names it).
@@ -199,3 +206,23 @@ def join_configuration(
             "certificateKey": certificate_key,
         }
     return json.dumps(config, indent=2) + "\n"
+
+
+def etcd_dir_check(data_dir: str) -> str:
+    """kubeadm's name for its preflight check that the etcd data dir is empty."""
+    return "DirAvailable-" + data_dir.rstrip("/").replace("/", "-")
+
+
+def preflight_to_skip(control_plane: bool, etcd_data_dir: str, listdir=os.listdir) -> list:
+    """The preflight checks a control-plane join skips: kubeadm's empty-etcd-dir check when the dir holds
+    only what kubedr moved aside inside it (a mount point cannot be renamed, so kubeadm_reset moved its old
+    entries into .kubedr-aside-<stamp>; etcd ignores such entries). Anything else in it is data kubeadm
+    refuses, as it would without kubedr."""
+    if not control_plane:
+        return []
+    try:
+        names = listdir(etcd_data_dir)
+    except FileNotFoundError:
+        return []
+    kept_only = names and all(name.startswith(KEPT_PREFIXES) for name in names)
+    return [etcd_dir_check(etcd_data_dir)] if kept_only else []

@@ -56,6 +56,15 @@ options:
     type: list
     elements: str
     default: []
+  etcd_data_dir:
+    description:
+      - The etcd data directory of a control-plane join. When it holds nothing but the old data
+        M(kubedr.kubeadm.kubeadm_reset) or a restore moved aside inside it (a mount point keeps its place, its
+        entries move into C(.kubedr-aside-<stamp>) or C(.kubedr-moved-<stamp>)), kubeadm's check that it is
+        empty (C(DirAvailable--var-lib-etcd)) is skipped; with anything else in it kubeadm refuses the join,
+        as it would without kubedr.
+    type: path
+    default: /var/lib/etcd
   api_version:
     description:
       - The kubeadm configuration API version to write, the cluster's own
@@ -119,6 +128,13 @@ joined_before:
   description: The host had joined already; nothing ran.
   returned: always
   type: bool
+ignored_preflight_errors:
+  description: The preflight checks kubeadm was told to ignore, O(ignore_preflight_errors) and the etcd data
+    directory's when it holds only moved-aside data.
+  returned: when kubeadm ran, or would in check mode
+  type: list
+  elements: str
+  sample: [DirAvailable--var-lib-etcd]
 stdout:
   description: What kubeadm join printed (secrets masked).
   returned: when kubeadm ran
@@ -136,6 +152,7 @@ from ansible_collections.kubedr.kubeadm.plugins.module_utils.kubeadm_join import
     DEFAULT_API_VERSION,
     JoinMaterialError,
     join_configuration,
+    preflight_to_skip,
 )
 
 KUBERNETES_DIR = "/etc/kubernetes"
@@ -152,6 +169,7 @@ def main():
             "bind_port": {"type": "int", "default": 6443},
             "node_registration": {"type": "dict", "default": {}},
             "ignore_preflight_errors": {"type": "list", "elements": "str", "default": []},
+            "etcd_data_dir": {"type": "path", "default": "/var/lib/etcd"},
             "api_version": {"type": "str", "default": DEFAULT_API_VERSION, "choices": list(API_VERSIONS)},
             "timeout": {"type": "int", "default": 600},
         },
@@ -182,6 +200,9 @@ def main():
         f"is {params['endpoint']} reachable from this host, and can it pull its images? The half-done join"
         " left kubeadm's partial state here: move it aside (kubedr.kubeadm.kubeadm_reset) before the next"
         " attempt"))
+    ignored = list(params["ignore_preflight_errors"])
+    ignored += [c for c in preflight_to_skip(control_plane, params["etcd_data_dir"]) if c not in ignored]
+    result["ignored_preflight_errors"] = ignored
     if module.check_mode:
         module.exit_json(changed=True, **result)
 
@@ -189,8 +210,7 @@ def main():
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(config)
-        preflight = ["--ignore-preflight-errors=" + ",".join(params["ignore_preflight_errors"])
-                     ] if params["ignore_preflight_errors"] else []
+        preflight = ["--ignore-preflight-errors=" + ",".join(ignored)] if ignored else []
         # the token and the certificate key are in the file, never on the command line or in its output
         out = kubeadm.run("join", "--config", path, *preflight, what=f"kubeadm join ({params['endpoint']})",
                           result=result, show_stdout=True)

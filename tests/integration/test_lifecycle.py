@@ -164,7 +164,10 @@ def test_the_same_snapshot_restored_again_then_backup(kube_lab):
 
 def test_full_rebuild_with_the_first_host_dead_then_backup(kube_lab, tmp_path):
     lab = kube_lab
-    lab.run("wipe", "cp1", "cp2", "cp3", timeout=300)
+    # cp1's etcd disk (a mount point) survives its reinstall, old member inside: its later rejoin
+    # (test_replace_member_of_the_host_that_was_dead...) meets kubeadm's empty-etcd-dir preflight
+    lab.run("wipe", "--keep", "/var/lib/etcd", "cp1", timeout=300)
+    lab.run("wipe", "cp2", "cp3", timeout=300)
     lab.run("link", "down", "cp1")
     tmp, tmp_env = controller_tmp(tmp_path)
     result = rebuild(
@@ -229,6 +232,8 @@ def test_replace_member_of_the_host_that_was_dead_then_backup(kube_lab):
     )
     result = rebuild(lab, *replace)
     assert "replace_member done in" in result.stdout
+    # the old member its etcd disk kept is inside it, moved aside, and kubeadm joined past it
+    assert lab.ssh("cp1", "ls -d /var/lib/etcd/.kubedr-aside-*/member").stdout.strip()
     assert_no_token(result)
     assert rebuild_tokens_left(lab) == []
     listing = json.loads(

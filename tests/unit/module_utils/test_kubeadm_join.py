@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 
 import pytest
 from ansible_collections.kubedr.kubeadm.plugins.module_utils import kubeadm_join as m
@@ -247,3 +248,47 @@ def test_a_v1beta3_join_configuration_has_a_map_of_kubelet_args():
                                              api_version="kubeadm.k8s.io/v1beta3"))
     assert config["apiVersion"] == "kubeadm.k8s.io/v1beta3"
     assert config["nodeRegistration"]["kubeletExtraArgs"] == MAP_ARGS
+
+
+@pytest.mark.parametrize(("entries", "control_plane", "skipped"), [
+    ([], True, []),  # empty: kubeadm's check passes
+    (None, True, []),  # missing: kubeadm creates it
+    ([".kubedr-moved-20261204T030000Z"], True, ["DirAvailable--var-lib-etcd"]),
+    ([".kubedr-aside-20261204T030000Z", ".kubedr-moved-20261204T040000Z"], True,
+     ["DirAvailable--var-lib-etcd"]),  # kubeadm_reset's, then a restore's
+    ([".kubedr-restore-20261204T030000Z"], True, []),  # a restore's unfinished scratch copy is no kept data
+    ([".kubedr-moved-20261204T030000Z", "member"], True, []),  # real data beside it: kubeadm refuses
+    (["member"], True, []),
+    ([".kubedr-moved-20261204T030000Z"], False, []),  # a worker runs no etcd
+])
+def test_the_etcd_dir_check_is_skipped_only_for_moved_aside_data(tmp_path, entries, control_plane, skipped):
+    data_dir = tmp_path / "var" / "lib" / "etcd"
+    if entries is not None:
+        data_dir.mkdir(parents=True)
+        for name in entries:
+            (data_dir / name).mkdir()
+    found = m.preflight_to_skip(control_plane, str(data_dir))
+    assert found == ([f"DirAvailable-{str(data_dir).replace('/', '-')}"] if skipped else [])
+    assert m.etcd_dir_check("/var/lib/etcd/") == "DirAvailable--var-lib-etcd"
+
+
+def test_the_join_reports_the_checks_it_skips(run_module, tmp_path, monkeypatch):
+    from ansible_collections.kubedr.kubeadm.plugins.modules import kubeadm_join
+
+    if os.path.exists("/etc/kubernetes/admin.conf"):
+        pytest.skip("this host has joined a cluster: kubeadm_join would not run")
+    kubeadm = tmp_path / "bin" / "kubeadm"  # found, never run in check mode
+    kubeadm.parent.mkdir()
+    kubeadm.write_text("#!/bin/sh\necho 'kubeadm ran in check mode' >&2; exit 1\n")
+    kubeadm.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{kubeadm.parent}:{os.environ['PATH']}")
+    data_dir = tmp_path / "etcd"
+    (data_dir / ".kubedr-aside-20261204T030000Z" / "member").mkdir(parents=True)
+    args = {"endpoint": "127.0.0.1:6443", "token": "abcdef.0123456789abcdef",
+            "ca_cert_hash": "sha256:" + "0" * 64,
+            "certificate_key": "ab" * 32, "advertise_address": "10.0.0.1", "etcd_data_dir": str(data_dir),
+            "ignore_preflight_errors": ["ImagePull"], "_ansible_check_mode": True}
+    result = run_module(kubeadm_join, args)
+    assert result.get("changed"), result
+    assert result["ignored_preflight_errors"] == [
+        "ImagePull", "DirAvailable-" + str(data_dir).replace("/", "-")], result
